@@ -29,7 +29,7 @@ def get_model(model_name: str):
         return getattr(module, model_name)
     try:
         return recbole_get_model(model_name)
-    except ValueError as err:
+    except (ValueError, ImportError) as err:  # RecBole's search imports optional libraries (lightgbm, ...)
         raise ValueError(
             f"model '{model_name}' is neither in recbole_poserec/model/{model_name.lower()}.py nor in RecBole"
         ) from err

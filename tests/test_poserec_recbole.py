@@ -1,0 +1,183 @@
+"""PoseRec inside RecBole on the small generated dataset: config, sampler, batches, scoring, checkpoints, runs."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from recbole.data import create_dataset
+from recbole.data.interaction import Interaction
+
+from recbole_poserec.checkpoint import load_checkpoint
+from recbole_poserec.config import PROPERTIES_DIR, Config
+from recbole_poserec.data import WindowBatchTrainDataLoader, data_preparation
+from recbole_poserec.model.loop_reference import loop_losses
+from recbole_poserec.model.poserec import PoseRec
+from recbole_poserec.quick_start import run_recbole
+from recbole_poserec.trainer import PoseRecTrainer
+from recbole_poserec.utils import get_model, get_trainer
+
+REPO = Path(__file__).resolve().parents[1]
+DATASET_PROPERTIES = str(Path(PROPERTIES_DIR) / "dataset" / "pose-obe.yaml")
+
+
+def small_config(small, model="PoseRec", **overrides):
+    settings = {"data_path": str(small.data_path), "checkpoint_dir": str(small.data_path / "saved"),
+                "show_progress": False, "state": "WARNING"}
+    settings.update(overrides)
+    return Config(model=model, dataset=small.name, config_file_list=[DATASET_PROPERTIES], config_dict=settings)
+
+
+@pytest.fixture(scope="module")
+def prepared(small_dataset_dir):
+    config = small_config(small_dataset_dir)
+    dataset = create_dataset(config)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
+    torch.manual_seed(0)
+    model = PoseRec(config, train_data._dataset)
+    return config, dataset, train_data, valid_data, test_data, model
+
+
+def video_items(loaders):
+    """{video token id: set of item ids} over all splits, from the built split datasets."""
+    window_video = loaders[0]._dataset.user_feat["video_id"].numpy()
+    items = {}
+    for part in (loader._dataset for loader in loaders):
+        for window, item in zip(part.inter_feat["window_id"].numpy(), part.inter_feat["item_id"].numpy()):
+            items.setdefault(window_video[window], set()).add(int(item))
+    return window_video, items
+
+
+# ----------------------------------------------------------------------------- plumbing
+def test_config_layers_plugin_property_files(tmp_path):
+    config = Config(model="PoseRec", dataset="pose-obe",
+                    config_dict={"data_path": str(tmp_path), "num_prototypes": 2, "embedding_size": 128})
+    assert config["USER_ID_FIELD"] == "window_id"           # properties/dataset/pose-obe.yaml
+    assert config["learning_rate"] == pytest.approx(1e-4)   # properties/model/PoseRec.yaml
+    assert config["num_prototypes"] == 2                    # config_dict beats the YAML
+    assert config["seed"] == 2022                           # properties/overall.yaml
+    assert config["train_neg_sample_args"]["sampler"] == "video"
+    assert config["topk"] == [5, 10, 20] and config["eval_args"]["mode"]["test"] == "full"
+
+
+def test_get_model_and_trainer_lookup():
+    assert get_model("PoseRec") is PoseRec
+    assert get_model("BPR").__module__.startswith("recbole.model")  # falls back to RecBole
+    with pytest.raises(ValueError, match="neither"):
+        get_model("NoSuchModel")
+    assert get_trainer(PoseRec.type, "PoseRec") is PoseRecTrainer
+    assert hasattr(get_trainer(get_model("BPR").type, "BPR"), "_load_weights")  # RecBole's, weights-only
+
+
+# ----------------------------------------------------------------------------- data
+def test_video_sampler_never_returns_an_annotated_item(prepared):
+    _, _, train_data, valid_data, test_data, _ = prepared
+    window_video, items = video_items((train_data, valid_data, test_data))
+    checked = 0
+    for batch in train_data:
+        videos = window_video[batch["window_id"].numpy()]
+        for video, negative in zip(videos, batch["neg_item_id"].tolist()):
+            assert negative not in items[video] and negative != 0
+            checked += 1
+    assert checked == len(train_data._dataset)
+
+
+def test_window_batches_hold_whole_windows(prepared):
+    _, _, train_data, *_ = prepared
+    assert isinstance(train_data, WindowBatchTrainDataLoader)
+    per_window = np.bincount(train_data._dataset.inter_feat["window_id"].numpy())
+    seen = np.zeros_like(per_window)
+    for batch in train_data:
+        windows, counts = np.unique(batch["window_id"].numpy(), return_counts=True)
+        assert len(windows) <= train_data.step
+        assert np.array_equal(counts, per_window[windows])  # every interaction of each window is there
+        seen[windows] += 1
+    assert set(np.unique(seen[per_window > 0])) == {1}  # each window exactly once per epoch
+
+
+# ----------------------------------------------------------------------------- model
+def test_each_window_is_encoded_once_per_batch(prepared):
+    _, _, train_data, _, _, model = prepared
+    batch = next(iter(train_data))
+    encoded = []
+    handle = model.network.video_side.register_forward_hook(lambda m, args, out: encoded.append(out.shape[0]))
+    try:
+        model.train()
+        model.calculate_loss(batch)
+    finally:
+        handle.remove()
+    assert encoded == [len(torch.unique(batch["window_id"]))] and len(batch) > encoded[0]
+
+
+@pytest.mark.parametrize("mining", ["hard", "pose_threshold"])
+def test_vectorised_loss_equals_per_window_loop(prepared, mining):
+    _, _, train_data, _, _, model = prepared
+    batch = next(iter(train_data))
+    windows = torch.unique(batch["window_id"])[:6]  # the loop oracle is slow: a few windows suffice
+    batch = batch[torch.isin(batch["window_id"], windows).nonzero().squeeze(1)]
+    assert len(torch.unique(batch["video_id"])) > 1
+    model.eval()  # batch norms on running statistics: the loop encodes windows one at a time
+    model.mining, model.mining_candidates, model.mining_threshold = mining, 0, 0.999
+    try:
+        fast = model.calculate_loss(batch)
+        slow = loop_losses(model, batch)
+    finally:
+        model.mining, model.mining_candidates, model.mining_threshold = "pose_threshold", 10, 0.5
+    for fast_term, slow_term in zip(fast, slow):
+        assert fast_term.item() == pytest.approx(slow_term.item(), abs=1e-5)
+    assert fast[2].item() > 0
+
+
+def test_full_sort_predict_equals_predict(prepared):
+    _, _, _, _, test_data, model = prepared
+    model.eval()
+    interaction = next(iter(test_data))[0]
+    n_items = model.n_items
+    with torch.no_grad():
+        full = model.full_sort_predict(interaction).reshape(len(interaction), n_items)
+        pairs = interaction.repeat_interleave(n_items)
+        pairs.update(Interaction({"item_id": torch.arange(n_items).repeat(len(interaction))}))
+        single = model.predict(pairs).reshape(len(interaction), n_items)
+    assert torch.allclose(full, single, atol=1e-5)
+
+
+def test_checkpoint_round_trip_with_weights_only(prepared, tmp_path):
+    config, _, _, _, test_data, model = prepared
+    trainer = PoseRecTrainer(config, model)
+    trainer._save_checkpoint(epoch=0, saved_model_file=str(tmp_path / "ckpt.pth"), verbose=False)
+    raw = torch.load(tmp_path / "ckpt.pth", weights_only=True)  # the point: no pickled objects inside
+    assert raw["model"] == "PoseRec" and raw["catalogue"]["item_tokens"][0] == "[PAD]"
+    checkpoint = load_checkpoint(tmp_path / "ckpt.pth")
+    torch.manual_seed(1)
+    twin = PoseRec(config, test_data._dataset)
+    twin.load_state_dict(checkpoint["state_dict"])
+    model.eval(), twin.eval()
+    interaction = next(iter(test_data))[0]
+    with torch.no_grad():
+        assert torch.equal(model.full_sort_predict(interaction), twin.full_sort_predict(interaction))
+
+
+# ----------------------------------------------------------------------------- end to end
+def test_one_epoch_end_to_end(small_dataset_dir, tmp_path):
+    result = run_recbole(model="PoseRec", dataset=small_dataset_dir.name, config_file_list=[DATASET_PROPERTIES],
+                         config_dict={"data_path": str(small_dataset_dir.data_path), "epochs": 1,
+                                      "checkpoint_dir": str(tmp_path), "state": "WARNING"})
+    metrics = result["test_result"]
+    assert set(metrics) == {f"{m}@{k}" for m in ("recall", "ndcg") for k in (5, 10, 20)}
+    assert all(0.0 <= value <= 1.0 for value in metrics.values())
+    assert result["synthetic"] is True
+    assert torch.load(result["checkpoint"], weights_only=True)["dataset"] == small_dataset_dir.name
+
+
+def test_run_recbole_entry_point(small_dataset_dir, tmp_path):
+    command = [sys.executable, "run_recbole.py", "--model=PoseRec", f"--dataset={small_dataset_dir.name}",
+               f"--config_files={DATASET_PROPERTIES}", f"--data_path={small_dataset_dir.data_path}",
+               "--epochs=1", f"--checkpoint_dir={tmp_path}", "--gcn_layers=2"]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "test result" in output and "best valid" in output
+    assert "DATA IS SYNTHETIC" in output
+    assert "gcn_layers = 2" in output.replace("'", "") or "gcn_layers: 2" in output or "gcn_layers = 2" in output
