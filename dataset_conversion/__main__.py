@@ -1,6 +1,6 @@
 """Command line: ``python -m dataset_conversion {synth,convert,extract-poses} ...``.
 
-* ``synth --out RAW [--seed 0] [--n-videos 212] [--n-items 1087]`` -- a synthetic raw dataset.
+* ``synth --raw RAW [--seed 0] [--videos 212] [--items 1087]`` -- a synthetic raw dataset.
 * ``convert --raw RAW --out DIR --name NAME [--level instance|category|both] ...`` -- RecBole atomic
   files in ``DIR/NAME`` (``both``: also ``DIR/NAME-cat`` at the category level, sharing the work).
 * ``extract-poses --videos DIR --raw RAW [--workers N]`` -- MediaPipe BlazePose poses.
@@ -34,10 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     synth = commands.add_parser("synth", help="generate a synthetic raw Pose-OBE-like dataset")
-    synth.add_argument("--out", required=True, type=Path, help="raw dataset directory to create")
-    synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--n-videos", type=_positive_int, default=212)
-    synth.add_argument("--n-items", type=_positive_int, default=1087)
+    synth.add_argument("--raw", required=True, type=Path, help="raw dataset directory to create (replaced if present)")
+    synth.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    synth.add_argument("--videos", type=_positive_int, default=212, help="number of videos (default 212, as Pose-OBE)")
+    synth.add_argument("--items", type=_positive_int, default=1087, help="number of items (default 1087, as Pose-OBE)")
     synth.add_argument("--window", type=_positive_int, default=DEFAULT_WINDOW)
     synth.add_argument("--step", type=_positive_int, default=DEFAULT_STEP)
 
@@ -65,15 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_synth(args) -> int:
-    try:
-        from .synth import generate_raw_dataset
-    except ImportError as err:
-        print(f"error: the synthetic generator is not available ({err})", file=sys.stderr)
-        return EXIT_PARTIAL_FAILURE
+    from .synth import generate_raw_dataset
+
     summary = generate_raw_dataset(
-        args.out, seed=args.seed, n_videos=args.n_videos, n_items=args.n_items, window=args.window, step=args.step
+        args.raw, seed=args.seed, n_videos=args.videos, n_items=args.items, window=args.window, step=args.step
     )
-    print(f"wrote {args.out}: {summary}")
+    print(f"wrote {args.raw}: {summary}")
     return 0
 
 

@@ -9,12 +9,19 @@ import tempfile
 from pathlib import Path
 
 
+def _current_umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
 @contextlib.contextmanager
 def atomic_directory(final_dir: str | os.PathLike, overwrite: bool = True):
     """Yield a temporary sibling directory; on success it replaces ``final_dir``, on error it is removed."""
     final_dir = Path(final_dir)
     final_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.tmp-", dir=final_dir.parent))
+    os.chmod(tmp_dir, 0o777 & ~_current_umask())  # mkdtemp makes it private (0700); the result should not be
     try:
         yield tmp_dir
     except BaseException:

@@ -36,7 +36,6 @@ Split protocols
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -450,7 +449,6 @@ def write_level(prepared: PreparedData, out_dir, name: str, level: str = "instan
 
     final_dir = Path(out_dir) / name
     with atomic_directory(final_dir) as tmp:
-        _make_readable(tmp)
         user_header = [
             f"{USER_FIELD}:token",
             f"{VIDEO_FIELD}:token",
@@ -491,13 +489,6 @@ def write_level(prepared: PreparedData, out_dir, name: str, level: str = "instan
         meta = _meta(prepared, name, level, items, inter, factors_pca_info)
         (tmp / f"{name}.meta.json").write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     return final_dir
-
-
-def _make_readable(directory: Path) -> None:
-    """The temporary directory is created 0700; give the dataset directory the usual umask mode."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(directory, 0o777 & ~umask)
 
 
 def _write_videos_tsv(path: Path, prepared: PreparedData) -> None:

@@ -130,7 +130,6 @@ class TextEncoder:
     def _load_model(self) -> None:
         if self._model is not None:
             return
-        import torch  # noqa: F401  (imported here so that fully cached runs stay light)
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
 

@@ -7,7 +7,7 @@ import time
 from logging import getLogger
 
 from recbole.data import create_dataset
-from recbole.utils import get_flops, init_logger, init_seed, set_color  # noqa: F401
+from recbole.utils import init_logger, init_seed, set_color
 
 from recbole_poserec.config import Config
 from recbole_poserec.data import data_preparation

@@ -181,3 +181,16 @@ def test_authors_state_dict_loads_into_stgcn():
     with torch.no_grad():
         out = model.encode_windows(torch.rand(3, 10, 33, 4))
     assert out.shape == (3, 256) and torch.isfinite(out).all()
+
+
+def test_pose_input_channels_drop_z_for_2d_poses():
+    network = PoseRecNetwork(torch.randn(5, 9, 8), pose_input_channels=[0, 1, 3]).eval()
+    assert network.video_side.st_gcn_networks[0].gcn.conv.in_channels == 3
+    poses = torch.randn(2, 10, 33, 4)
+    moved_z = poses.clone()
+    moved_z[..., 2] += 5.0
+    with torch.no_grad():
+        assert torch.equal(network.score_windows(poses), network.score_windows(moved_z))  # z is never read
+        assert network.score_windows(poses.reshape(2, -1)).shape == (2, 5)
+    with pytest.raises(ValueError):
+        PoseRecNetwork(torch.randn(5, 9, 8), pose_input_channels=[0, 4])

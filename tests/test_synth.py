@@ -208,3 +208,13 @@ def test_default_size_window_count_matches_the_paper():
     assert [p.subcategory for p in plans].count("eating") in (15, 16)
     assert {p.category for p in plans} == {"daily action", "sports", "art"}
     assert count_windows(0, 424, 10, 5) == pytest.approx(2 * n_windows, rel=0.1)
+
+
+def test_synth_command_line_writes_the_raw_layout(tmp_path):
+    from dataset_conversion.__main__ import main
+
+    raw = tmp_path / "raw"
+    assert main(["synth", "--raw", str(raw), "--seed", "3", "--videos", "4", "--items", "40"]) == 0
+    assert (raw / "videos.csv").read_text().count("\n") == 5  # header + 4 videos
+    assert len(list((raw / "poses").glob("*.npy"))) == 4
+    assert '"seed": 3' in (raw / "SYNTHETIC.json").read_text()

@@ -20,8 +20,9 @@ ARCHITECTURE_DEFAULTS = {
     "embedding_size": 256,
     "temporal_kernel": 9,
     "dropout": 0.0,
-    "pose_channels": 4,
+    "pose_input_channels": (0, 1, 2, 3),
 }
+POSE_CHANNELS = 4  # x, y, z, visibility: the layout of every stored window
 
 
 class PoseRecNetwork(nn.Module):
@@ -31,12 +32,16 @@ class PoseRecNetwork(nn.Module):
     """
 
     def __init__(self, item_factors: torch.Tensor, gcn_layers: int = 3, num_prototypes: int = 4,
-                 embedding_size: int = 256, temporal_kernel: int = 9, dropout: float = 0.0, pose_channels: int = 4):
+                 embedding_size: int = 256, temporal_kernel: int = 9, dropout: float = 0.0,
+                 pose_input_channels=(0, 1, 2, 3)):
         super().__init__()
+        self.pose_input_channels = [int(c) for c in pose_input_channels]
+        if not self.pose_input_channels or not set(self.pose_input_channels) <= set(range(POSE_CHANNELS)):
+            raise ValueError(f"pose_input_channels must be indices into (x, y, z, visibility), got {pose_input_channels}")
         if embedding_size % num_prototypes:
             raise ValueError(f"embedding_size ({embedding_size}) must be a multiple of num_prototypes ({num_prototypes})")
         self.num_prototypes = num_prototypes
-        self.video_side = STGCN(gcn_layers, pose_channels, embedding_size, temporal_kernel, dropout)
+        self.video_side = STGCN(gcn_layers, len(self.pose_input_channels), embedding_size, temporal_kernel, dropout)
         _, num_factors, factor_size = item_factors.shape
         self.item_side = ItemSide(num_factors, factor_size, num_prototypes, embedding_size // num_prototypes)
         self.register_buffer("item_factors", item_factors.float())
@@ -49,7 +54,14 @@ class PoseRecNetwork(nn.Module):
         return cls(item_factors, **chosen)
 
     def video_embeddings(self, poses: torch.Tensor) -> torch.Tensor:
-        """e_v (Eq. 2) of windows (N, T, V, C) or flattened (N, T*V*C) -> (N, K*d)."""
+        """e_v (Eq. 2) of windows (N, T, V, 4) or flattened (N, T*V*4) -> (N, K*d).
+
+        Only ``pose_input_channels`` are fed to the ST-GCN (e.g. x, y, visibility for the 2D-pose study).
+        """
+        if poses.dim() == 2:
+            poses = poses.reshape(poses.shape[0], -1, self.video_side.num_landmarks, POSE_CHANNELS)
+        if len(self.pose_input_channels) != POSE_CHANNELS:
+            poses = poses[..., self.pose_input_channels]
         return self.video_side.encode_windows(poses)
 
     def item_representations(self) -> tuple[torch.Tensor, torch.Tensor]:
