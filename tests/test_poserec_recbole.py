@@ -23,16 +23,16 @@ REPO = Path(__file__).resolve().parents[1]
 DATASET_PROPERTIES = str(Path(PROPERTIES_DIR) / "dataset" / "pose-obe.yaml")
 
 
-def small_config(small, model="PoseRec", **overrides):
-    settings = {"data_path": str(small.data_path), "checkpoint_dir": str(small.data_path / "saved"),
+def small_config(small, checkpoint_dir, model="PoseRec", **overrides):
+    settings = {"data_path": str(small.data_path), "checkpoint_dir": str(checkpoint_dir),
                 "show_progress": False, "state": "WARNING"}
     settings.update(overrides)
     return Config(model=model, dataset=small.name, config_file_list=[DATASET_PROPERTIES], config_dict=settings)
 
 
 @pytest.fixture(scope="module")
-def prepared(small_dataset_dir):
-    config = small_config(small_dataset_dir)
+def prepared(small_dataset_dir, tmp_path_factory):
+    config = small_config(small_dataset_dir, tmp_path_factory.mktemp("poserec-saved"))
     dataset = create_dataset(config)
     train_data, valid_data, test_data = data_preparation(config, dataset)
     torch.manual_seed(0)
