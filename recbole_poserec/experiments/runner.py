@@ -42,8 +42,9 @@ KEY_METRIC = "ndcg@10"  # the plug-in's valid_metric; printed in the per-run pro
 class RunSpec:
     """One training + evaluation run.
 
-    ``config`` is RecBole's ``config_dict`` (highest priority after the command line; the worker
-    clears the command line). ``config_files`` are extra YAML files (e.g. the dataset YAML for a
+    ``data_path`` is kept as given (a relative path is resolved against the current directory when the
+    run starts). ``config`` is RecBole's ``config_dict`` (highest priority after the command line; the
+    worker clears the command line). ``config_files`` are extra YAML files (e.g. the dataset YAML for a
     dataset name without its own YAML). ``variant`` is the row label (the model for the benchmark).
     """
 
@@ -56,6 +57,7 @@ class RunSpec:
     data_path: str
     config: dict = field(default_factory=dict)
     config_files: tuple[str, ...] = ()
+    data_recipe: dict = field(default_factory=dict)  # how a derived dataset was built (e.g. item subset seed)
 
     @property
     def key(self) -> str:
@@ -72,27 +74,31 @@ class RunSpec:
             "seed": self.seed,
             "config": {k: v for k, v in sorted(self.config.items()) if k not in ENVIRONMENT_KEYS},
             "config_files": [Path(p).name for p in self.config_files],
+            "data_recipe": dict(sorted(self.data_recipe.items())),
         }
         text = json.dumps(content, sort_keys=True, default=str)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self) | {"key": self.key, "fingerprint": self.fingerprint()}
+        """The spec as stored with a result (config files relative to the repository when inside it)."""
+        files = [os.path.relpath(p, REPO_ROOT) if Path(p).resolve().is_relative_to(REPO_ROOT) else str(p)
+                 for p in self.config_files]
+        return dataclasses.asdict(self) | {"config_files": files, "key": self.key, "fingerprint": self.fingerprint()}
 
     def run_config(self, checkpoint_dir: Path) -> dict:
         """The ``config_dict`` the worker passes to ``run_recbole``."""
         return {
             **self.config,
             "seed": int(self.seed),
-            "data_path": str(self.data_path),
+            "data_path": str(Path(self.data_path).resolve()),
             "checkpoint_dir": str(checkpoint_dir),
             "show_progress": False,
         }
 
 
 def slug(text: str) -> str:
-    """A file-name-safe form of a label: letters, digits, ``.``, ``_``, ``=`` and ``-`` kept, others ``_``."""
-    cleaned = "".join(c if c.isalnum() or c in "._=-" else "_" for c in text.strip())
+    """A file-name-safe form of a label: letters, digits, ``._=-`` kept, ``%`` -> ``pct``, others ``_``."""
+    cleaned = "".join(c if c.isalnum() or c in "._=-" else "_" for c in text.strip().replace("%", "pct"))
     return "_".join(part for part in cleaned.split("_") if part) or "_"
 
 
@@ -193,6 +199,8 @@ def run_one(spec: RunSpec, work_dir: Path, timeout: float | None = None, python:
     if not keep_checkpoint and result.get("checkpoint"):
         Path(result["checkpoint"]).unlink(missing_ok=True)
         result["checkpoint_removed"] = True
+    if result.get("checkpoint"):
+        result["checkpoint"] = portable_path(result["checkpoint"])
     result.update(
         status="ok",
         spec=spec.to_dict(),
@@ -200,9 +208,18 @@ def run_one(spec: RunSpec, work_dir: Path, timeout: float | None = None, python:
         fingerprint=spec.fingerprint(),
         wall_seconds=wall,
         finished_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        log=str(log_path),
+        log=portable_path(log_path),
     )
     return result
+
+
+def portable_path(path) -> str:
+    """``path`` relative to the current directory when it lies inside it (stored results hold no home paths)."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 class RunFailed(RuntimeError):
@@ -270,4 +287,15 @@ def run_all(specs: list[RunSpec], store: ResultStore, work_dir: str | os.PathLik
         say(f"{tag}: {describe_result(result)}")
     bar.close()
     summary.elapsed_seconds = time.perf_counter() - started
+    return summary
+
+
+def collect(specs: list[RunSpec], store: ResultStore) -> SweepSummary:
+    """The stored results of ``specs`` without running anything (for ``--report-only``)."""
+    summary = SweepSummary()
+    for spec in specs:
+        stored = store.load(spec)
+        if stored is not None:
+            summary.results[spec.key] = stored
+            summary.skipped.append(spec.key)
     return summary

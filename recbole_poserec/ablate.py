@@ -1,0 +1,300 @@
+"""The paper's ablations and studies of PoseRec, each variant trained and tested with N seeds.
+
+``python -m recbole_poserec.ablate <study> [--seeds N] [--epochs N] [--quick] [--data-path dataset/]
+[--out results/ablations/] [--levels ins cat] [--variants NAME ...]``
+
+Studies (definitions, budgets and the paper's reported direction: :mod:`recbole_poserec.experiments.studies`):
+
+``triplet``     with / without L_triple, and the mining variants pose_threshold, pose_fraction, random, hard,
+                with each variant's training step time (Table 2)
+``prototypes``  K in {1, 2, 4, 8}, with and without L_pro, K x d = 256 (Fig. 3)
+``frames``      windows of 10, 25, 50 frames, with relative step time (Table 5)
+``layers``      gcn_layers 1-4 at both levels (Table 6 / Fig. 6)
+``factors``     leave one of the nine item factors out, and none removed (Fig. 4)
+``pose2d``      3D poses vs the same poses without z (Table 4)
+``items``       20, 40, 60, 80, 100 % of the items (Fig. 5)
+
+Every run is a real RecBole run of PoseRec in its own process (RecBole ``seed`` 2022, 2023, ...), model
+selected on the validation NDCG@10, test metrics reported. One training budget per study, the same for all
+its variants (``--epochs``, ``--stopping-step``, ``--eval-step`` override the study's default). ``--set
+KEY=VALUE`` applies to every run, but a variant's own keys win over it.
+
+Outputs under ``--out`` (default ``results/ablations/``): ``<study>.csv`` (long format
+``study,level,variant,metric,mean,std,seeds`` followed by the timing columns ``train_seconds_mean,
+test_seconds_mean,step_seconds_mean,step_seconds_std,epochs_mean`` repeated on each metric row of a
+variant), ``<study>.md``, ``<study>.png`` and ``runs/<study>/<level>-<variant>-seed<k>.json`` (resumable).
+``--quick``: 1 seed, 1 epoch, the study's first two variants unless ``--variants`` is given, output under
+``benchmark_runs/quick-ablations/`` unless ``--out`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from recbole_poserec.config import PROPERTIES_DIR
+from recbole_poserec.experiments.aggregate import aggregate_runs, aggregate_timings, write_csv
+from recbole_poserec.experiments.cli import (
+    LEVEL_LABELS,
+    add_common_arguments,
+    budget_overrides,
+    command_string,
+    parse_overrides,
+    print_footer,
+    seed_list,
+)
+from recbole_poserec.experiments.datasets import (
+    ITEM_SUBSET_SEED,
+    dataset_config_files,
+    ensure_dataset,
+    ensure_items_dataset,
+    ensure_raw,
+    ensure_window_dataset,
+    read_meta,
+)
+from recbole_poserec.experiments.report import (
+    format_duration,
+    grouped_bars,
+    line_plot,
+    provenance_lines,
+    wide_table,
+    write_markdown,
+)
+from recbole_poserec.experiments.runner import ResultStore, RunSpec, collect, run_all
+from recbole_poserec.experiments.studies import DEFAULT_SEEDS, STUDIES, Study, Variant
+
+MODEL = "PoseRec"
+FRAMES_STEP = 5  # window step of the frames study's datasets (not scaled with T)
+CSV_HEADER = ["study", "level", "variant", "metric", "mean", "std", "seeds", "train_seconds_mean",
+              "test_seconds_mean", "step_seconds_mean", "step_seconds_std", "epochs_mean"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m recbole_poserec.ablate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("study", choices=sorted(STUDIES), help="which study")
+    parser.add_argument("--levels", nargs="+", default=None, choices=["ins", "cat"],
+                        help="levels (default: the study's, e.g. both for triplet and layers)")
+    parser.add_argument("--variants", nargs="+", default=None, help="run only these variants (names as in the table)")
+    parser.add_argument("--out", default=None, help="output directory (default results/ablations/)")
+    parser.add_argument("--raw-dir", default=None,
+                        help="raw data of the derived datasets (default <data-path>/raw-synthetic, generated if missing)")
+    parser.add_argument("--frames-step", type=int, default=FRAMES_STEP, help="window step of the frames study (5)")
+    parser.add_argument("--item-seed", type=int, default=ITEM_SUBSET_SEED, help="seed of the item subsets (2022)")
+    add_common_arguments(parser)
+    return parser
+
+
+def check_required_keys(study: Study) -> None:
+    """Fail early when PoseRec does not declare a key the study varies (else both variants would be equal)."""
+    if not study.requires_keys:
+        return
+    declared = yaml.safe_load(Path(PROPERTIES_DIR, "model", f"{MODEL}.yaml").read_text(encoding="utf-8")) or {}
+    missing = [key for key in study.requires_keys if key not in declared]
+    if missing:
+        raise SystemExit(f"study {study.name} varies {missing}, which properties/model/{MODEL}.yaml does not declare; "
+                         "PoseRec would ignore it")
+
+
+class DatasetResolver:
+    """Names (and, on demand, builds) the dataset of each (variant, level)."""
+
+    def __init__(self, args, data_path: Path):
+        self.args, self.data_path = args, data_path
+        self.base = {"ins": args.ins_dataset, "cat": args.cat_dataset}
+        self._raw_dir = None
+
+    def name(self, variant: Variant, level: str) -> str:
+        derived = variant.dataset
+        if derived is None:
+            return self.base[level]
+        if level != "ins":
+            raise SystemExit(f"variant {variant.name} uses a derived instance-level dataset; use --levels ins")
+        base = self.base["ins"]
+        if derived.kind == "window":
+            meta = read_meta(self.data_path, base)
+            same = derived.value == meta.get("window", 10) and self.args.frames_step == meta.get("step", 5)
+            return base if same else f"{base}-w{derived.value}"
+        if derived.kind == "items":
+            return base if derived.value == 100 else f"{base}-items{derived.value}"
+        raise ValueError(f"unknown derived dataset kind {derived.kind!r}")
+
+    def raw_dir(self) -> Path:
+        if self._raw_dir is None:
+            self._raw_dir = ensure_raw(self.data_path, self.args.raw_dir)
+        return self._raw_dir
+
+    def ensure(self, variant: Variant, level: str) -> str:
+        name = self.name(variant, level)
+        derived = variant.dataset
+        if derived is None or name == self.base["ins"]:
+            ensure_dataset(self.data_path, name)
+        elif derived.kind == "window":
+            ensure_window_dataset(self.data_path, self.raw_dir(), name, derived.value, self.args.frames_step)
+        else:
+            ensure_items_dataset(self.data_path, self.raw_dir(), name, derived.value / 100, self.args.item_seed)
+        return name
+
+
+def selected_variants(study: Study, args) -> list[Variant]:
+    if args.variants:
+        return [study.variant(name) for name in args.variants]
+    return list(study.variants[:2] if args.quick else study.variants)
+
+
+def data_recipe(variant: Variant, args) -> dict:
+    """The parameters a derived dataset was built with (part of the run's fingerprint)."""
+    if variant.dataset is None:
+        return {}
+    if variant.dataset.kind == "window":
+        return {"window": variant.dataset.value, "step": args.frames_step}
+    return {"keep_items_percent": variant.dataset.value, "item_subset_seed": args.item_seed}
+
+
+def build_specs(study: Study, args, data_path: Path, resolver: DatasetResolver, build: bool) -> list[RunSpec]:
+    """One spec per (level, variant, seed); the datasets are built first when ``build``."""
+    budget = study.budget.config() | budget_overrides(args.epochs, args.stopping_step, args.eval_step)
+    overrides = parse_overrides(args.overrides)
+    specs = []
+    for level in args.levels:
+        for variant in selected_variants(study, args):
+            dataset = resolver.ensure(variant, level) if build else resolver.name(variant, level)
+            config = budget | overrides | variant.config
+            recipe = data_recipe(variant, args)
+            for seed in seed_list(args.seeds, args.first_seed):
+                specs.append(RunSpec(study=study.name, level=level, variant=variant.name, model=MODEL,
+                                     dataset=dataset, seed=seed, data_path=str(args.data_path), config=config,
+                                     config_files=dataset_config_files(dataset, level), data_recipe=recipe))
+    return specs
+
+
+def _ms(mean, std) -> str:
+    return "–" if mean != mean else f"{1000 * mean:.1f} ± {1000 * std:.1f}"
+
+
+def extra_columns(study: Study, timings) -> list:
+    """Timing columns of the markdown table (per variant, first level that has it)."""
+    by_variant = {}
+    for row in timings:
+        by_variant.setdefault(row["variant"], row)
+    step = {v: _ms(r["step_seconds_mean"], r["step_seconds_std"]) for v, r in by_variant.items()}
+    columns = [("train step [ms]", step), ("epochs run", {v: f"{r['epochs_mean']:.1f}" for v, r in by_variant.items()})]
+    reference = by_variant.get(study.relative_time_to) if study.relative_time_to else None
+    if reference is not None and reference["step_seconds_mean"] > 0:
+        base = reference["step_seconds_mean"]
+        columns.append(("Time (rel.)", {v: f"{r['step_seconds_mean'] / base:.4f}" for v, r in by_variant.items()}))
+    return columns
+
+
+def write_outputs(study: Study, out: Path, specs, summary, args, data_path: Path, command: str) -> list[Path]:
+    """``<study>.csv``, ``<study>.md`` and ``<study>.png`` from the stored results of ``specs``."""
+    results = [summary.results[s.key] for s in specs if s.key in summary.results]
+    rows = aggregate_runs(results, ("level", "variant"))
+    timings = aggregate_timings(results, ("level", "variant"))
+    timing_of = {(t["level"], t["variant"]): t for t in timings}
+    csv_rows = [r | {"study": study.name} | {k: timing_of[(r["level"], r["variant"])][k] for k in CSV_HEADER[7:]}
+                for r in rows]
+    outputs = [write_csv(out / f"{study.name}.csv", CSV_HEADER, csv_rows)]
+    groups = [(level, LEVEL_LABELS[level]) for level in args.levels]
+    variants = selected_variants(study, args)
+    datasets = list(dict.fromkeys(s.dataset for s in specs))
+    budget = study.budget.config() | budget_overrides(args.epochs, args.stopping_step, args.eval_step)
+    tables = []
+    for level, label in groups:
+        level_rows = [r for r in rows if r["level"] == level]
+        if level_rows:
+            level_timings = [t for t in timings if t["level"] == level]
+            tables += [f"### {label}", "",
+                       wide_table(level_rows, "variant", [(level, label)], first_header="variant",
+                                  extra_columns=extra_columns(study, level_timings),
+                                  row_order=[v.name for v in variants])]
+    text = [
+        f"# Ablation `{study.name}`: {study.title} ({study.paper_ref})",
+        "",
+        f"Regenerate: `{command}`",
+        "",
+        "**Data.**",
+        *[line for name in datasets for line in provenance_lines(read_meta(data_path, name), name)],
+        "",
+        f"**Model.** {MODEL} (`properties/model/{MODEL}.yaml`) with each variant's overrides (listed below); "
+        "the checkpoint with the best validation NDCG@10 is tested (`saved=True`), full ranking over all items.",
+        "",
+        f"**Training budget (every variant).** max epochs {budget['epochs']}, early stopping after "
+        f"{budget['stopping_step']} validations without improvement, validation every {budget['eval_step']} "
+        f"epoch(s){'; extra settings ' + str(parse_overrides(args.overrides)) if args.overrides else ''}.",
+        "",
+        f"**Seeds.** RecBole `seed` {', '.join(map(str, seed_list(args.seeds, args.first_seed)))}; cells are mean ± "
+        "sample standard deviation (ddof = 1; 0 with one seed); best mean per column in **bold**.",
+        "",
+        "**Timing.** train step = mean wall seconds of one training batch inside RecBole's `_train_epoch` "
+        "(data loading, sampling, forward, backward, optimiser step) over all epochs run; see "
+        "`recbole_poserec/experiments/worker.py`.",
+        "",
+        f"**Compute.** Sum of the runs' wall times: {format_duration(summary.compute_seconds)} ({len(results)} runs; "
+        f"this invocation {format_duration(summary.elapsed_seconds)}).",
+        "",
+        *[f"Note: {note}" + "\n" for note in study.notes],
+        f"> Paper's reported direction: {study.direction}",
+        "",
+        *tables,
+        "**Variants** (PoseRec overrides):",
+        "",
+        *[f"- `{v.name}`: `{v.config}`" + (f", dataset `{v.dataset.kind}={v.dataset.value}`" if v.dataset else "")
+          for v in variants],
+        "",
+    ]
+    if summary.failed:
+        text += ["**Failed runs** (left out above): " + ", ".join(sorted(summary.failed)), ""]
+    outputs.append(write_markdown(out / f"{study.name}.md", "\n".join(text)))
+    if rows:
+        png = out / f"{study.name}.png"
+        title = f"{study.name}: {study.paper_ref}"
+        if study.plot_kind == "lines":
+            x_of = {v.name: v.x for v in variants}
+            series_of = {v.name: v.series for v in variants}
+            outputs.append(line_plot(png, rows, "variant", groups, x_of, series_of, list(study.plot_metrics),
+                                     study.x_label, title))
+        else:
+            outputs.append(grouped_bars(png, rows, "variant", groups, list(study.plot_metrics), title,
+                                        reference=study.reference))
+    return outputs
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    study = STUDIES[args.study]
+    if args.quick:
+        args.seeds = args.seeds or 1
+        args.epochs = args.epochs or 1
+        args.out = args.out or "benchmark_runs/quick-ablations/"
+    args.seeds = args.seeds or len(DEFAULT_SEEDS)
+    args.levels = args.levels or list(study.levels)
+    args.out = args.out or "results/ablations/"
+    check_required_keys(study)
+    data_path = Path(args.data_path).resolve()
+    out = Path(args.out)
+    resolver = DatasetResolver(args, data_path)
+    build = not (args.dry_run or args.report_only)
+    specs = build_specs(study, args, data_path, resolver, build)
+    if args.dry_run:
+        for spec in specs:
+            print(f"{spec.key}: {spec.model} on {spec.dataset}, seed {spec.seed}, config {spec.config}")
+        return 0
+    store = ResultStore(out / "runs" / study.name)
+    if args.report_only:
+        summary = collect(specs, store)
+    else:
+        summary = run_all(specs, store, args.work_dir, timeout=args.timeout,
+                          keep_checkpoints=not args.delete_checkpoints, progress=not args.no_progress)
+    command = command_string("recbole_poserec.ablate", argv)
+    outputs = write_outputs(study, out, specs, summary, args, data_path, command)
+    print_footer(summary, outputs)
+    return 1 if summary.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""The experiment sweeps: aggregation math, CSV / markdown / PNG outputs, resumability, a real quick run.
+
+The end-to-end test runs the benchmark command on the small synthetic fixture (two tiny runs, Random and
+Pop, each in its own subprocess); everything is written under pytest's tmp dirs, never into results/.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import pytest
+
+from recbole_poserec import ablate, benchmark
+from recbole_poserec.experiments import runner
+from recbole_poserec.experiments.aggregate import aggregate_runs, aggregate_timings, mean_std, write_csv
+from recbole_poserec.experiments.report import wide_table
+from recbole_poserec.experiments.runner import ResultStore, RunSpec
+from recbole_poserec.experiments.studies import STUDIES
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def fake_result(spec: RunSpec, metrics: dict, train=10.0, test=2.0, step=0.5, epochs=3) -> dict:
+    """A stored-result dict as the runner writes it, with hand-made numbers."""
+    return {"status": "ok", "spec": spec.to_dict(), "key": spec.key, "fingerprint": spec.fingerprint(),
+            "test_result": metrics, "train_seconds": train, "test_seconds": test, "wall_seconds": train + test + 5,
+            "timing": {"train_step_seconds": step, "train_epochs": epochs}, "budget": {"epochs": 30}}
+
+
+def spec(variant="PoseRec", seed=2022, level="ins", **config) -> RunSpec:
+    return RunSpec(study="t", level=level, variant=variant, model=variant, dataset="d", seed=seed,
+                   data_path="/somewhere", config=config)
+
+
+# ------------------------------------------------------------------------------------ aggregation
+
+
+def test_mean_std_is_mean_and_sample_std():
+    mean, std = mean_std([1.0, 2.0, 3.0, 4.0])
+    assert mean == 2.5
+    assert std == pytest.approx(math.sqrt(5.0 / 3.0))  # ddof = 1: sum of squares 5 over n - 1 = 3
+    assert mean_std([0.25]) == (0.25, 0.0)
+    with pytest.raises(ValueError):
+        mean_std([])
+
+
+def test_aggregate_runs_long_format_in_paper_order():
+    results = [
+        fake_result(spec("A", 1), {"ndcg@10": 0.2, "recall@5": 0.1}),
+        fake_result(spec("A", 2), {"ndcg@10": 0.4, "recall@5": 0.3}),
+        fake_result(spec("B", 1), {"recall@5": 0.5, "ndcg@10": 0.6}),
+    ]
+    rows = aggregate_runs(results, ("level", "variant"))
+    assert [(r["variant"], r["metric"]) for r in rows] == [("A", "recall@5"), ("A", "ndcg@10"),
+                                                          ("B", "recall@5"), ("B", "ndcg@10")]
+    a_ndcg = rows[1]
+    assert a_ndcg["mean"] == pytest.approx(0.3) and a_ndcg["std"] == pytest.approx(math.sqrt(0.02))
+    assert a_ndcg["seeds"] == 2
+    assert rows[2]["std"] == 0.0 and rows[2]["seeds"] == 1
+    timing = aggregate_timings(results, ("level", "variant"))[0]
+    assert timing["train_seconds_mean"] == 10.0 and timing["step_seconds_mean"] == 0.5 and timing["seeds"] == 2
+
+
+def test_csv_header_and_number_format(tmp_path):
+    rows = aggregate_runs([fake_result(spec("A", 1), {"recall@5": 0.1}), fake_result(spec("A", 2), {"recall@5": 0.2})])
+    path = write_csv(tmp_path / "t.csv", benchmark.TABLE1_HEADER, [r | {"model": r["variant"]} for r in rows])
+    lines = path.read_text().splitlines()
+    assert lines[0] == "level,model,metric,mean,std,seeds"
+    assert lines[1] == "ins,A,recall@5,0.150000,0.070711,2"
+
+
+def test_markdown_bolds_the_best_mean_per_column():
+    rows = [{"level": "ins", "model": "A", "metric": "recall@5", "mean": 0.1, "std": 0.01},
+            {"level": "ins", "model": "B", "metric": "recall@5", "mean": 0.3, "std": 0.02},
+            {"level": "ins", "model": "A", "metric": "ndcg@5", "mean": 0.5, "std": 0.0}]
+    table = wide_table(rows, "model", [("ins", "Ins Rec")], first_header="model")
+    assert "| model | Ins Rec R@5 | Ins Rec N@5 |" in table
+    assert "| A | 0.1000 ± 0.0100 | **0.5000 ± 0.0000** |" in table
+    assert "| B | **0.3000 ± 0.0200** | – |" in table
+
+
+# ------------------------------------------------------------------------------------------ store
+
+
+def test_fingerprint_ignores_paths_and_store_rejects_a_changed_spec(tmp_path):
+    first = spec(epochs=1)
+    moved = RunSpec(**{**first.__dict__, "data_path": "/elsewhere", "config": {"epochs": 1, "data_path": "/x"}})
+    assert moved.fingerprint() == first.fingerprint()
+    assert spec(epochs=2).fingerprint() != first.fingerprint() and spec(epochs=2).key == first.key
+    store = ResultStore(tmp_path)
+    store.save(first, fake_result(first, {"recall@5": 0.1}))
+    assert store.load(first)["test_result"] == {"recall@5": 0.1}
+    assert store.load(spec(epochs=2)) is None  # other budget: run again
+    assert not list(tmp_path.glob(".*tmp*"))  # atomic write left no temporary file
+
+
+# ------------------------------------------------------------------------------------ end to end
+
+
+def test_benchmark_quick_runs_then_resumes(small_dataset_dir, tmp_path, monkeypatch, capsys):
+    out, work = tmp_path / "out", tmp_path / "work"
+    argv = ["--quick", "--models", "Random", "Pop", "--levels", "ins", "--data-path", str(small_dataset_dir.data_path),
+            "--ins-dataset", small_dataset_dir.name, "--out", str(out), "--work-dir", str(work), "--no-progress",
+            "--set", "eval_batch_size=4096"]
+    assert benchmark.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "total compute" in printed and "ndcg@10=" in printed
+
+    with open(out / "table1.csv", newline="") as handle:
+        table = list(csv.reader(handle))
+    assert table[0] == ["level", "model", "metric", "mean", "std", "seeds"]
+    assert [row[1] for row in table[1:]] == ["Random"] * 6 + ["Pop"] * 6
+    assert [row[2] for row in table[1:7]] == ["recall@5", "ndcg@5", "recall@10", "ndcg@10", "recall@20", "ndcg@20"]
+    assert all(row[5] == "1" and row[4] == "0.000000" for row in table[1:])
+    timings = (out / "timings.csv").read_text().splitlines()
+    assert timings[0] == "level,model,train_seconds_mean,test_seconds_mean,seeds" and len(timings) == 3
+
+    stored = json.loads((out / "runs" / "benchmark" / "ins-Pop-seed2022.json").read_text())
+    assert stored["status"] == "ok" and stored["budget"]["seed"] == 2022 and stored["synthetic"] is True
+    pop_recall = [float(row[3]) for row in table[1:] if row[1] == "Pop" and row[2] == "recall@5"][0]
+    assert pop_recall == pytest.approx(stored["test_result"]["recall@5"])  # the table is the run's number
+    assert (work / "benchmark" / "ins-Pop-seed2022" / "run.log").is_file()
+
+    md = (out / "table1.md").read_text()
+    assert "**SYNTHETIC**" in md and "split seed 2022" in md and "synth seed 0" in md
+    assert "Regenerate: `python -m recbole_poserec.benchmark --quick" in md and "Sum of the runs' wall times" in md
+    assert md.count("**0.") >= 6  # one bold best per column
+    for png in ("table1.png", "timings.png"):
+        assert (out / png).read_bytes()[:8] == PNG_MAGIC
+
+    # second invocation: both runs are in the store, nothing is run again
+    mtime = (out / "runs" / "benchmark" / "ins-Pop-seed2022.json").stat().st_mtime_ns
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("a stored run was run again")
+
+    monkeypatch.setattr(runner, "run_one", no_run)
+    assert benchmark.main(argv) == 0
+    assert printed.count("stored result reused") == 0
+    assert capsys.readouterr().out.count("stored result reused") == 2
+    assert (out / "runs" / "benchmark" / "ins-Pop-seed2022.json").stat().st_mtime_ns == mtime
+
+
+# ------------------------------------------------------------------------------------------ ablations
+
+
+def test_every_study_lists_its_runs(small_dataset_dir, capsys):
+    base = ["--dry-run", "--data-path", str(small_dataset_dir.data_path), "--ins-dataset", small_dataset_dir.name,
+            "--cat-dataset", small_dataset_dir.cat_name, "--seeds", "2"]
+    for name, study in STUDIES.items():
+        assert ablate.main([name] + base) == 0
+        lines = capsys.readouterr().out.strip().splitlines()
+        assert len(lines) == 2 * len(study.variants) * len(study.levels), name
+    assert STUDIES["factors"].variants[1].config["item_factor_fields"][0] == "f_usage"  # -name drops f_name
+
+
+def test_derived_datasets_are_named_from_the_base(small_dataset_dir, capsys):
+    base = ["--dry-run", "--data-path", str(small_dataset_dir.data_path), "--ins-dataset", small_dataset_dir.name]
+    ablate.main(["frames"] + base)
+    frames = capsys.readouterr().out
+    assert f"on {small_dataset_dir.name}, " in frames and f"on {small_dataset_dir.name}-w50, " in frames
+    ablate.main(["items"] + base)
+    items = capsys.readouterr().out
+    assert f"on {small_dataset_dir.name}-items20, " in items and "ins-100pct-seed2022" in items
+
+
+def test_item_subsets_are_nested_and_drop_unannotated_videos(small_dataset_dir, tmp_path):
+    from recbole_poserec.experiments.datasets import subset_items_raw
+
+    small = subset_items_raw(small_dataset_dir.raw_dir, tmp_path / "r20", 0.2, seed=7)
+    large = subset_items_raw(small_dataset_dir.raw_dir, tmp_path / "r60", 0.6, seed=7)
+    items = {f: set(line.split(",")[0] for line in (tmp_path / f / "items.csv").read_text().splitlines()[1:])
+             for f in ("r20", "r60")}
+    assert len(items["r20"]) == small["items"] == 24 and items["r20"] <= items["r60"]
+    annotated = {line.split(",")[0] for line in (tmp_path / "r20" / "annotations.csv").read_text().splitlines()[1:]}
+    videos = {line.split(",")[0] for line in (tmp_path / "r20" / "videos.csv").read_text().splitlines()[1:]}
+    assert videos == annotated and small["dropped_videos"] == 24 - len(videos)
+    assert len(list((tmp_path / "r20" / "poses").glob("*.npy"))) == len(videos)
+    marker = json.loads((tmp_path / "r20" / "SYNTHETIC.json").read_text())
+    assert marker["derived"]["keep_items_fraction"] == 0.2 and large["videos"] >= small["videos"]
+
+
+def test_ablation_report_from_stored_runs(small_dataset_dir, tmp_path):
+    """Hand-made stored results for two prototype variants x 2 seeds -> csv, md (paper's direction), png."""
+    out = tmp_path / "abl"
+    argv = ["prototypes", "--report-only", "--variants", "K=1 w L_pro", "K=2 w L_pro", "--seeds", "2",
+            "--data-path", str(small_dataset_dir.data_path), "--ins-dataset", small_dataset_dir.name, "--out", str(out)]
+    args = ablate.build_parser().parse_args(argv)
+    args.levels = ["ins"]
+    specs = ablate.build_specs(STUDIES["prototypes"], args, small_dataset_dir.data_path.resolve(),
+                               ablate.DatasetResolver(args, small_dataset_dir.data_path.resolve()), build=False)
+    store = ResultStore(out / "runs" / "prototypes")
+    for k, s in enumerate(specs):
+        store.save(s, fake_result(s, {"recall@5": 0.1 * (k + 1), "ndcg@5": 0.05 * (k + 1)}, step=0.1 * (k + 1)))
+    assert ablate.main(argv) == 0
+    lines = (out / "prototypes.csv").read_text().splitlines()
+    assert lines[0] == ("study,level,variant,metric,mean,std,seeds,train_seconds_mean,test_seconds_mean,"
+                        "step_seconds_mean,step_seconds_std,epochs_mean")
+    assert lines[1].startswith("prototypes,ins,K=1 w L_pro,recall@5,0.150000,0.070711,2,10.000000")
+    md = (out / "prototypes.md").read_text()
+    assert "> Paper's reported direction:" in md and "Fig. 3" in md and "**SYNTHETIC**" in md
+    assert "**0.3500 ± 0.0707**" in md  # K=2 (runs 3 and 4: 0.3, 0.4) is the best R@5
+    assert (out / "prototypes.png").read_bytes()[:8] == PNG_MAGIC
