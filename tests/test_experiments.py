@@ -203,3 +203,19 @@ def test_ablation_report_from_stored_runs(small_dataset_dir, tmp_path):
     assert "> Paper's reported direction:" in md and "Fig. 3" in md and "**SYNTHETIC**" in md
     assert "**0.3500 ± 0.0707**" in md  # K=2 (runs 3 and 4: 0.3, 0.4) is the best R@5
     assert (out / "prototypes.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_readme_section_is_replaced_between_its_markers(tmp_path):
+    from recbole_poserec.experiments.readme import (
+        PAPER_TABLE1, paper_table1_markdown, replace_section, writes_repository_results, RESULTS_DIR)
+
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\noutro\n", encoding="utf-8")
+    replace_section("results", "| new | table |", readme)
+    assert readme.read_text(encoding="utf-8") == "intro\n<!-- results:start -->\n| new | table |\n<!-- results:end -->\noutro\n"
+    with pytest.raises(ValueError):
+        replace_section("ablations", "x", readme)
+    paper = paper_table1_markdown()
+    assert "| PoseRec | 0.1304 | 0.1539 |" in paper and "| Pop | — |" in paper
+    assert len(PAPER_TABLE1["ins"]) == len(PAPER_TABLE1["cat"]) == 8
+    assert writes_repository_results(RESULTS_DIR) and not writes_repository_results(tmp_path)
