@@ -26,7 +26,8 @@ pose and item-factor vectors embedded per position); see ``docs/baselines.md``.
 
 import torch
 import torch.nn as nn
-from torch.nn.init import constant_, xavier_normal_
+from recbole.model.init import xavier_normal_initialization
+from torch.nn.init import constant_
 
 from recbole.model.abstract_recommender import ContextRecommender
 from recbole.model.layers import MLPLayers
@@ -70,19 +71,12 @@ class AFN(FeatureSelectionMixin, ContextRecommender):
         self.loss = nn.BCEWithLogitsLoss()
 
         # parameters initialization
-        self.apply(self._init_weights)
+        self.apply(xavier_normal_initialization)
         if self.afn_plus:
             # start the ensemble as the plain sum of both logits
             constant_(self.ensemble_layer.weight.data, 1.0)
             constant_(self.ensemble_layer.bias.data, 0.0)
 
-    def _init_weights(self, module):
-        if isinstance(module, nn.Embedding):
-            xavier_normal_(module.weight.data)
-        elif isinstance(module, nn.Linear):
-            xavier_normal_(module.weight.data)
-            if module.bias is not None:
-                constant_(module.bias.data, 0)
 
     def forward(self, interaction):
         afn_all_embeddings = self.concat_embed_input_fields(interaction)  # [batch_size, num_field, embed_dim]

@@ -29,7 +29,7 @@ Trained pointwise with ``BCEWithLogitsLoss``. Feature fields: the plug-in's :cla
 """
 
 import torch.nn as nn
-from torch.nn.init import constant_, xavier_normal_
+from recbole.model.init import xavier_normal_initialization
 
 from recbole.model.abstract_recommender import ContextRecommender
 from recbole.model.layers import BaseFactorizationMachine, MLPLayers
@@ -82,15 +82,8 @@ class FRNet(FeatureSelectionMixin, ContextRecommender):
         self.loss = nn.BCEWithLogitsLoss()
 
         # parameters initialization
-        self.apply(self._init_weights)
+        self.apply(xavier_normal_initialization)
 
-    def _init_weights(self, module):
-        if isinstance(module, nn.Embedding):
-            xavier_normal_(module.weight.data)
-        elif isinstance(module, nn.Linear):
-            xavier_normal_(module.weight.data)
-            if module.bias is not None:
-                constant_(module.bias.data, 0)
 
     def forward(self, interaction):
         embeddings = self.concat_embed_input_fields(interaction)  # [batch_size, num_field, embed_dim]
