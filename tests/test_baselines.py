@@ -390,10 +390,11 @@ def test_model_variants(extra, toy_data_path):
 
 
 @pytest.mark.parametrize("model_name", ["FM", "DeepFM", "NeuMF", "AFN", "FRNet", "Pop", "Random"])
-def test_baseline_one_epoch_end_to_end(model_name, small_dataset_dir):
+def test_baseline_one_epoch_end_to_end(model_name, small_dataset_dir, tmp_path):
     from recbole_poserec.quick_start import run_recbole
 
-    settings = _dataset_settings(small_dataset_dir.data_path, epochs=1, train_batch_size=2048)
+    settings = _dataset_settings(small_dataset_dir.data_path, epochs=1, train_batch_size=2048,
+                                 checkpoint_dir=str(tmp_path))  # never write into the shared fixture
     result = run_recbole(model=model_name, dataset=small_dataset_dir.name, config_dict=settings, saved=False)
     recall = result["test_result"]["recall@10"]
     assert math.isfinite(recall) and 0.0 <= recall <= 1.0
