@@ -398,3 +398,21 @@ def test_baseline_one_epoch_end_to_end(model_name, small_dataset_dir, tmp_path):
     result = run_recbole(model=model_name, dataset=small_dataset_dir.name, config_dict=settings, saved=False)
     recall = result["test_result"]["recall@10"]
     assert math.isfinite(recall) and 0.0 <= recall <= 1.0
+
+
+def test_pop_counts_every_occurrence_within_a_batch(small_dataset_dir, tmp_path):
+    from recbole.data import create_dataset
+    from recbole.data.interaction import Interaction
+
+    from recbole_poserec.config import Config
+    from recbole_poserec.utils import get_model
+
+    config = Config(model="Pop", dataset=small_dataset_dir.name,
+                    config_file_list=[str(REPO / "properties" / "dataset" / "pose-obe.yaml")],
+                    config_dict={"data_path": str(small_dataset_dir.data_path), "checkpoint_dir": str(tmp_path),
+                                 "state": "ERROR"})
+    model = get_model("Pop")(config, create_dataset(config))
+    assert type(model).__module__ == "recbole_poserec.model.pop"
+    model.calculate_loss(Interaction({"item_id": torch.tensor([3, 3, 3, 5])}))
+    model.calculate_loss(Interaction({"item_id": torch.tensor([5])}))
+    assert model.item_cnt[3].item() == 3 and model.item_cnt[5].item() == 2 and model.max_cnt.item() == 3
