@@ -28,6 +28,7 @@ import numpy as np
 
 from dataset_conversion.atomic import atomic_file
 from dataset_conversion.errors import DataError
+from recbole_poserec.cli import run_command
 
 EMBEDDINGS = ("matrix", "chunks")
 DEFAULT_ANNOTATIONS = 12
@@ -136,17 +137,7 @@ def run(args: argparse.Namespace) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit code (0 ok, 1 bad input, 2 bad usage)."""
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exit_request:
-        return exit_request.code if isinstance(exit_request.code, int) else 2
-    try:
-        out = run(args)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(out)
-    return 0
+    return run_command(build_parser, run, argv)
 
 
 if __name__ == "__main__":

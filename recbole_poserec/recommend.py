@@ -61,6 +61,7 @@ import torch
 
 from dataset_conversion.atomic import atomic_file
 from dataset_conversion.errors import DataError
+from recbole_poserec.cli import run_command
 from dataset_conversion.windows import cut_windows
 from recbole_poserec.checkpoint import CHECKPOINT_FORMAT
 from recbole_poserec.model.graph import BLAZEPOSE_EDGES, NUM_LANDMARKS
@@ -510,17 +511,7 @@ def run(args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit code (0 ok, 1 bad input, 2 bad usage)."""
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exit_request:  # --help, or a usage error argparse has already reported
-        return exit_request.code if isinstance(exit_request.code, int) else 2
-    try:
-        output = run(args)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(output)
-    return 0
+    return run_command(build_parser, run, argv)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from recbole.utils import InputType
 from recbole_poserec.model.losses import label_loss, prototype_loss, triplet_loss
 from recbole_poserec.model.mining import donor_windows, negative_candidates, select_negative_scores
 from recbole_poserec.model.network import ARCHITECTURE_DEFAULTS, PoseRecNetwork
-from recbole_poserec.model.scoring import chunk_normalize, pair_scores, score_all_items
+from recbole_poserec.model.scoring import chunk_normalize, item_score_matrix, pair_scores, score_all_items
 
 
 def first_occurrences(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,7 +116,7 @@ class PoseRec(GeneralRecommender):
 
         loss_prototype = prototype_loss(self.network.item_side.prototypes)
 
-        all_scores = score_all_items(video_chunks, (item_chunks * omega.unsqueeze(-1)).reshape(item_chunks.shape[0], -1))
+        all_scores = score_all_items(video_chunks, item_score_matrix(item_chunks, omega))
         positive_mask = torch.zeros_like(all_scores, dtype=torch.bool)
         positive_mask[inverse, positives] = True
         window_videos = interaction[self.VIDEO][first]
