@@ -119,27 +119,32 @@ def _row(index: int) -> int:
     return int(index) + 1
 
 
+def _fail_at_first(path: Path, bad, field: str, describe) -> None:
+    """Raise a :class:`DataError` for the first row where the boolean array ``bad`` holds.
+
+    ``describe(index)`` gives the message for that 0-based frame index.
+    """
+    rows = np.flatnonzero(np.asarray(bad))
+    if len(rows):
+        raise DataError(path, describe(rows[0]), row=_row(rows[0]), field=field)
+
+
 def _require_non_empty(path: Path, frame: pd.DataFrame, columns: tuple[str, ...]) -> None:
     for column in columns:
-        empty = np.flatnonzero(frame[column].to_numpy() == "")
-        if len(empty):
-            raise DataError(path, "empty value", row=_row(empty[0]), field=column)
+        _fail_at_first(path, frame[column].to_numpy() == "", column, lambda _: "empty value")
 
 
 def _require_unique(path: Path, frame: pd.DataFrame, columns: list[str], what: str) -> None:
-    duplicated = np.flatnonzero(frame.duplicated(subset=columns, keep="first").to_numpy())
-    if len(duplicated):
-        index = duplicated[0]
-        value = ", ".join(str(frame.at[index, c]) for c in columns)
-        raise DataError(path, f"duplicate {what} '{value}'", row=_row(index), field=columns[-1])
+    def describe(index):
+        return f"duplicate {what} '{', '.join(str(frame.at[index, c]) for c in columns)}'"
+
+    _fail_at_first(path, frame.duplicated(subset=columns, keep="first").to_numpy(), columns[-1], describe)
 
 
 def _require_file_safe_ids(path: Path, frame: pd.DataFrame, column: str) -> None:
     """Ids end up in file names and tab-separated files: no path separators or whitespace."""
     bad = frame[column].str.contains(r"[\s/\\]", regex=True).to_numpy()
-    if bad.any():
-        index = np.flatnonzero(bad)[0]
-        raise DataError(path, "id contains whitespace or a path separator", row=_row(index), field=column)
+    _fail_at_first(path, bad, column, lambda _: "id contains whitespace or a path separator")
 
 
 def _read_videos(path: Path) -> pd.DataFrame:
@@ -155,15 +160,8 @@ def _read_items(path: Path) -> pd.DataFrame:
     _require_non_empty(path, frame, ("item_id", "name", "group"))
     _require_file_safe_ids(path, frame, "item_id")
     _require_unique(path, frame, ["item_id"], "item id")
-    unknown = np.flatnonzero(~frame["group"].isin(GROUPS).to_numpy())
-    if len(unknown):
-        index = unknown[0]
-        raise DataError(
-            path,
-            f"unknown group '{frame.at[index, 'group']}' (expected one of {', '.join(GROUPS)})",
-            row=_row(index),
-            field="group",
-        )
+    _fail_at_first(path, ~frame["group"].isin(GROUPS).to_numpy(), "group",
+                   lambda i: f"unknown group '{frame.at[i, 'group']}' (expected one of {', '.join(GROUPS)})")
     # Factor texts go into a tab-separated world later: fold any whitespace run into one space.
     for column in ITEM_COLUMNS[1:]:
         frame[column] = frame[column].str.split().str.join(" ")
@@ -174,30 +172,15 @@ def _read_annotations(path: Path, videos: pd.DataFrame, items: pd.DataFrame) -> 
     frame = read_csv_strict(path, ANNOTATION_COLUMNS)
     _require_non_empty(path, frame, ("video_id", "item_id"))
     for column, known, what in (("video_id", videos["video_id"], "video"), ("item_id", items["item_id"], "item")):
-        unknown = np.flatnonzero(~frame[column].isin(known).to_numpy())
-        if len(unknown):
-            index = unknown[0]
-            raise DataError(path, f"unknown {what} '{frame.at[index, column]}'", row=_row(index), field=column)
+        _fail_at_first(path, ~frame[column].isin(known).to_numpy(), column,
+                       lambda i, column=column, what=what: f"unknown {what} '{frame.at[i, column]}'")
     scores = pd.to_numeric(frame["score"], errors="coerce").to_numpy(dtype=np.float64)
-    bad = np.flatnonzero(~np.isfinite(scores) | (scores < SCORE_RANGE[0]) | (scores > SCORE_RANGE[1]))
-    if len(bad):
-        index = bad[0]
-        raise DataError(
-            path,
-            f"score '{frame.at[index, 'score']}' is not a number in [{SCORE_RANGE[0]:g}, {SCORE_RANGE[1]:g}]",
-            row=_row(index),
-            field="score",
-        )
+    bad = ~np.isfinite(scores) | (scores < SCORE_RANGE[0]) | (scores > SCORE_RANGE[1])
+    _fail_at_first(path, bad, "score", lambda i: (
+        f"score '{frame.at[i, 'score']}' is not a number in [{SCORE_RANGE[0]:g}, {SCORE_RANGE[1]:g}]"))
     _require_unique(path, frame, ["video_id", "item_id"], "annotation (video_id, item_id)")
-    unannotated = np.flatnonzero(~videos["video_id"].isin(frame["video_id"]).to_numpy())
-    if len(unannotated):
-        index = unannotated[0]
-        raise DataError(
-            path.with_name(VIDEOS_FILE),
-            f"video '{videos.at[index, 'video_id']}' has no annotated item in {ANNOTATIONS_FILE}",
-            row=_row(index),
-            field="video_id",
-        )
+    _fail_at_first(path.with_name(VIDEOS_FILE), ~videos["video_id"].isin(frame["video_id"]).to_numpy(), "video_id",
+                   lambda i: f"video '{videos.at[i, 'video_id']}' has no annotated item in {ANNOTATIONS_FILE}")
     result = frame[list(ANNOTATION_COLUMNS)].copy()
     result["score"] = scores
     return result
