@@ -1,7 +1,7 @@
 """The paper's ablations and studies of PoseRec, each variant trained and tested with N seeds.
 
-``python -m recbole_poserec.ablate <study> [--seeds N] [--epochs N] [--quick] [--data-path dataset/]
-[--out results/ablations/] [--levels ins cat] [--variants NAME ...]``
+``python -m recbole_poserec.ablate <study> [--seeds N] [--base-seeds N] [--epochs N] [--window-step K] [--quick]
+[--data-path dataset/] [--out results/ablations/] [--levels ins cat] [--variants NAME ...]``
 
 Studies (definitions, budgets and the paper's reported direction: :mod:`recbole_poserec.experiments.studies`):
 
@@ -19,10 +19,19 @@ selected on the validation NDCG@10, test metrics reported. One training budget p
 its variants (``--epochs``, ``--stopping-step``, ``--eval-step`` override the study's default). ``--set
 KEY=VALUE`` applies to every run, but a variant's own keys win over it.
 
+Data: the base datasets are ``--ins-dataset`` / ``--cat-dataset`` re-converted with a window every
+``--window-step`` frames (default 20: every video and the same split, a quarter of the windows of the
+default step 5; ``--window-step 5`` uses the default datasets as they are). The study's base variant (PoseRec
+as configured) runs with ``--base-seeds`` seeds when that is more than ``--seeds``; its spread is the noise
+yardstick of the verdicts (:mod:`recbole_poserec.experiments.verdicts`). A run that another study already
+finished under another name (the base variant) is reused, not trained again.
+
 Outputs under ``--out`` (default ``results/ablations/``): ``<study>.csv`` (long format
 ``study,level,variant,metric,mean,std,seeds`` followed by the timing columns ``train_seconds_mean,
 test_seconds_mean,step_seconds_mean,step_seconds_std,epochs_mean`` repeated on each metric row of a
-variant), ``<study>.md``, ``<study>.png`` and ``runs/<study>/<level>-<variant>-seed<k>.json`` (resumable).
+variant), ``<study>.md``, ``<study>.png`` and ``runs/<study>/<level>-<variant>-seed<k>.json`` (resumable);
+when ``--out`` is the repository's ``results/ablations/``, also the study's part of the README's "Ablations"
+section (between ``<!-- ablation-<study>:start -->`` and ``<!-- ablation-<study>:end -->``).
 ``--quick``: 1 seed, 1 epoch, the study's first two variants unless ``--variants`` is given, output under
 ``benchmark_runs/quick-ablations/`` unless ``--out`` is given.
 """
@@ -30,11 +39,14 @@ variant), ``<study>.md``, ``<study>.png`` and ``runs/<study>/<level>-<variant>-s
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import sys
 from pathlib import Path
 
 import yaml
 
+from dataset_conversion.layout import DEFAULT_STEP, DEFAULT_WINDOW
 from recbole_poserec.config import PROPERTIES_DIR
 from recbole_poserec.experiments.aggregate import aggregate_runs, aggregate_timings, write_csv
 from recbole_poserec.experiments.cli import (
@@ -63,11 +75,14 @@ from recbole_poserec.experiments.report import (
     wide_table,
     write_markdown,
 )
-from recbole_poserec.experiments.runner import ResultStore, RunSpec, collect, run_all
+from recbole_poserec.experiments.readme import README, replace_section, writes_repository_results
+from recbole_poserec.experiments.runner import ResultStore, RunSpec, collect, find_reusable_in, run_all
 from recbole_poserec.experiments.studies import DEFAULT_SEEDS, STUDIES, Study, Variant
+from recbole_poserec.experiments.verdicts import StudyResults, verdicts
 
 MODEL = "PoseRec"
-FRAMES_STEP = 5  # window step of the frames study's datasets (not scaled with T)
+ABLATION_WINDOW_STEP = 20  # a window every 20 frames: every video and the same split, a quarter of the windows
+CONVERTER_LEVELS = {"ins": "instance", "cat": "category"}
 CSV_HEADER = ["study", "level", "variant", "metric", "mean", "std", "seeds", "train_seconds_mean",
               "test_seconds_mean", "step_seconds_mean", "step_seconds_std", "epochs_mean"]
 
@@ -82,7 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default=None, help="output directory (default results/ablations/)")
     parser.add_argument("--raw-dir", default=None,
                         help="raw data of the derived datasets (default <data-path>/raw-synthetic, generated if missing)")
-    parser.add_argument("--frames-step", type=int, default=FRAMES_STEP, help="window step of the frames study (5)")
+    parser.add_argument("--window-step", type=int, default=ABLATION_WINDOW_STEP,
+                        help=f"a window every N frames in the base and derived datasets (default {ABLATION_WINDOW_STEP}; "
+                             f"{DEFAULT_STEP} = the default datasets as they are)")
+    parser.add_argument("--frames-step", type=int, default=None,
+                        help="window step of the frames study's datasets (default: --window-step)")
+    parser.add_argument("--base-seeds", type=int, default=None,
+                        help="seeds of the study's base variant when more than --seeds (its spread is the noise yardstick)")
     parser.add_argument("--item-seed", type=int, default=ITEM_SUBSET_SEED, help="seed of the item subsets (2022)")
     add_common_arguments(parser)
     return parser
@@ -92,7 +113,7 @@ def check_required_keys(study: Study) -> None:
     """Fail early when PoseRec does not declare a key the study varies (else both variants would be equal)."""
     if not study.requires_keys:
         return
-    declared = yaml.safe_load(Path(PROPERTIES_DIR, "model", f"{MODEL}.yaml").read_text(encoding="utf-8")) or {}
+    declared = model_defaults()
     missing = [key for key in study.requires_keys if key not in declared]
     if missing:
         raise SystemExit(f"study {study.name} varies {missing}, which properties/model/{MODEL}.yaml does not declare; "
@@ -100,23 +121,37 @@ def check_required_keys(study: Study) -> None:
 
 
 class DatasetResolver:
-    """Names (and, on demand, builds) the dataset of each (variant, level)."""
+    """Names (and, on demand, builds) the dataset of each (variant, level).
+
+    The base dataset of a level is ``--ins-dataset`` / ``--cat-dataset`` when its window step is
+    ``--window-step``, else ``<that name>-step<k>``: the same raw data converted with a window every k frames
+    (same videos, same split). Derived datasets (other T, item subsets) use the same step.
+    """
 
     def __init__(self, args, data_path: Path):
         self.args, self.data_path = args, data_path
-        self.base = {"ins": args.ins_dataset, "cat": args.cat_dataset}
+        self.given = {"ins": args.ins_dataset, "cat": args.cat_dataset}
         self._raw_dir = None
+
+    @property
+    def step(self) -> int:
+        return self.args.window_step
+
+    def base(self, level: str) -> str:
+        given = self.given[level]
+        if read_meta(self.data_path, given).get("step", DEFAULT_STEP) == self.step:
+            return given
+        return f"{given}-step{self.step}"
 
     def name(self, variant: Variant, level: str) -> str:
         derived = variant.dataset
         if derived is None:
-            return self.base[level]
+            return self.base(level)
         if level != "ins":
             raise SystemExit(f"variant {variant.name} uses a derived instance-level dataset; use --levels ins")
-        base = self.base["ins"]
+        base = self.base("ins")
         if derived.kind == "window":
-            meta = read_meta(self.data_path, base)
-            same = derived.value == meta.get("window", 10) and self.args.frames_step == meta.get("step", 5)
+            same = derived.value == DEFAULT_WINDOW and self.args.frames_step == self.step
             return base if same else f"{base}-w{derived.value}"
         if derived.kind == "items":
             return base if derived.value == 100 else f"{base}-items{derived.value}"
@@ -127,15 +162,25 @@ class DatasetResolver:
             self._raw_dir = ensure_raw(self.data_path, self.args.raw_dir)
         return self._raw_dir
 
+    def ensure_base(self, level: str) -> str:
+        name = self.base(level)
+        if name == self.given[level]:
+            ensure_dataset(self.data_path, name)
+        else:
+            ensure_window_dataset(self.data_path, self.raw_dir(), name, DEFAULT_WINDOW, self.step,
+                                  level=CONVERTER_LEVELS[level])
+        return name
+
     def ensure(self, variant: Variant, level: str) -> str:
         name = self.name(variant, level)
         derived = variant.dataset
-        if derived is None or name == self.base["ins"]:
-            ensure_dataset(self.data_path, name)
-        elif derived.kind == "window":
+        if name == self.base(level):
+            return self.ensure_base(level)
+        if derived.kind == "window":
             ensure_window_dataset(self.data_path, self.raw_dir(), name, derived.value, self.args.frames_step)
         else:
-            ensure_items_dataset(self.data_path, self.raw_dir(), name, derived.value / 100, self.args.item_seed)
+            ensure_items_dataset(self.data_path, self.raw_dir(), name, derived.value / 100, self.args.item_seed,
+                                 step=self.step)
         return name
 
 
@@ -145,29 +190,55 @@ def selected_variants(study: Study, args) -> list[Variant]:
     return list(study.variants[:2] if args.quick else study.variants)
 
 
-def data_recipe(variant: Variant, args) -> dict:
-    """The parameters a derived dataset was built with (part of the run's fingerprint)."""
-    if variant.dataset is None:
-        return {}
+def data_recipe(variant: Variant, args, on_base: bool) -> dict:
+    """The parameters the run's dataset was built with (part of the run's fingerprint)."""
+    recipe = {"window_step": args.window_step}
+    if on_base or variant.dataset is None:
+        return recipe
     if variant.dataset.kind == "window":
-        return {"window": variant.dataset.value, "step": args.frames_step}
-    return {"keep_items_percent": variant.dataset.value, "item_subset_seed": args.item_seed}
+        return recipe | {"window": variant.dataset.value, "step": args.frames_step}
+    return recipe | {"keep_items_percent": variant.dataset.value, "item_subset_seed": args.item_seed}
+
+
+def model_defaults() -> dict:
+    """``properties/model/PoseRec.yaml`` as loaded."""
+    return yaml.safe_load(Path(PROPERTIES_DIR, "model", f"{MODEL}.yaml").read_text(encoding="utf-8")) or {}
+
+
+def reuse_key(spec: RunSpec, defaults: dict) -> str:
+    """What decides a run's numbers, with overrides equal to PoseRec's defaults dropped.
+
+    Two studies' base variants (e.g. ``L=3`` and ``K=4 w L_pro``) are the same run under different names and
+    overrides; equal keys let one study reuse the other's stored result instead of training again.
+    """
+    config = {k: v for k, v in sorted(spec.config.items()) if k not in defaults or defaults[k] != v}
+    content = {"model": spec.model, "dataset": spec.dataset, "level": spec.level, "seed": spec.seed,
+               "config": config, "config_files": [Path(p).name for p in spec.config_files],
+               "data_recipe": dict(sorted(spec.data_recipe.items()))}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:16]
 
 
 def build_specs(study: Study, args, data_path: Path, resolver: DatasetResolver, build: bool) -> list[RunSpec]:
-    """One spec per (level, variant, seed); the datasets are built first when ``build``."""
+    """One spec per (level, variant, seed); the datasets are built first when ``build``.
+
+    The study's base variant runs with ``max(--seeds, --base-seeds)`` seeds, the others with ``--seeds``.
+    """
     budget = study.budget.config() | budget_overrides(args.epochs, args.stopping_step, args.eval_step)
     overrides = parse_overrides(args.overrides)
+    defaults = model_defaults()
     specs = []
     for level in args.levels:
         for variant in selected_variants(study, args):
             dataset = resolver.ensure(variant, level) if build else resolver.name(variant, level)
             config = budget | overrides | variant.config
-            recipe = data_recipe(variant, args)
-            for seed in seed_list(args.seeds, args.first_seed):
-                specs.append(RunSpec(study=study.name, level=level, variant=variant.name, model=MODEL,
-                                     dataset=dataset, seed=seed, data_path=str(args.data_path), config=config,
-                                     config_files=dataset_config_files(dataset, level), data_recipe=recipe))
+            recipe = data_recipe(variant, args, on_base=dataset == resolver.base(level))
+            count = max(args.seeds, args.base_seeds or 0) if variant.name == study.base else args.seeds
+            for seed in seed_list(count, args.first_seed):
+                spec = RunSpec(study=study.name, level=level, variant=variant.name, model=MODEL, dataset=dataset,
+                               seed=seed, data_path=str(args.data_path), config=config,
+                               config_files=dataset_config_files(dataset, level), data_recipe=recipe)
+                spec.reuse_key = reuse_key(spec, defaults)
+                specs.append(spec)
     return specs
 
 
@@ -187,6 +258,14 @@ def extra_columns(study: Study, timings) -> list:
         base = reference["step_seconds_mean"]
         columns.append(("Time (rel.)", {v: f"{r['step_seconds_mean'] / base:.4f}" for v, r in by_variant.items()}))
     return columns
+
+
+def base_seed_text(study: Study, args) -> str:
+    count = max(args.seeds, args.base_seeds or 0)
+    if count == args.seeds:
+        return ""
+    return (f" (the base variant `{study.base}`: {', '.join(map(str, seed_list(count, args.first_seed)))}; "
+            "its spread over seeds is the yardstick for the other rows' differences)")
 
 
 def write_outputs(study: Study, out: Path, specs, summary, args, data_path: Path, command: str) -> list[Path]:
@@ -226,8 +305,9 @@ def write_outputs(study: Study, out: Path, specs, summary, args, data_path: Path
         f"{budget['stopping_step']} validations without improvement, validation every {budget['eval_step']} "
         f"epoch(s){'; extra settings ' + str(parse_overrides(args.overrides)) if args.overrides else ''}.",
         "",
-        f"**Seeds.** RecBole `seed` {', '.join(map(str, seed_list(args.seeds, args.first_seed)))}; cells are mean ± "
-        "sample standard deviation (ddof = 1; 0 with one seed); best mean per column in **bold**.",
+        f"**Seeds.** RecBole `seed` {', '.join(map(str, seed_list(args.seeds, args.first_seed)))}"
+        f"{base_seed_text(study, args)}; cells are mean ± "
+        "sample standard deviation (ddof = 1; a single value: one seed); best mean per column in **bold**.",
         "",
         "**Timing.** train step = mean wall seconds of one training batch inside RecBole's `_train_epoch` "
         "(data loading, sampling, forward, backward, optimiser step) over all epochs run; see "
@@ -248,7 +328,15 @@ def write_outputs(study: Study, out: Path, specs, summary, args, data_path: Path
     ]
     if summary.failed:
         text += ["**Failed runs** (left out above): " + ", ".join(sorted(summary.failed)), ""]
+    findings = verdicts(StudyResults(study, rows, timings))
+    text += ["**The paper's findings on this data** (rules: `recbole_poserec/experiments/verdicts.py`):", "",
+             *[f"- {line}" for line in findings or ["no finding can be judged from these runs yet"]], ""]
     outputs.append(write_markdown(out / f"{study.name}.md", "\n".join(text)))
+    if writes_repository_results(out):
+        replace_section(f"ablation-{study.name}",
+                        readme_section(study, rows, timings, groups, variants, findings, budget, args, command,
+                                       summary))
+        outputs.append(README)
     if rows:
         png = out / f"{study.name}.png"
         title = f"{study.name}: {study.paper_ref}"
@@ -263,6 +351,34 @@ def write_outputs(study: Study, out: Path, specs, summary, args, data_path: Path
     return outputs
 
 
+def readme_section(study: Study, rows, timings, groups, variants, findings, budget, args, command,
+                   summary) -> str:
+    """The study's part of the README's "Ablations" section: NDCG@10 / Recall@10 table and the verdicts."""
+    columns = extra_columns(study, [t for t in timings if t["level"] == "ins"])
+    timing = [c for c in columns if c[0] in ("train step [ms]", "Time (rel.)")] if (
+        study.name == "triplet" or study.relative_time_to) else []
+    seeds = f"{args.seeds} seed{'s' if args.seeds > 1 else ''}" + (
+        f", base variant `{study.base}` {max(args.seeds, args.base_seeds or 0)}"
+        if max(args.seeds, args.base_seeds or 0) > args.seeds else "")
+    lines = [
+        f"#### `{study.name}`: {study.title} ({study.paper_ref})",
+        "",
+        f"> Paper: {study.direction}",
+        "",
+        f"Here: test metrics on `{'`, `'.join(dict.fromkeys(r['level'] for r in rows)) or '-'}` level data with a "
+        f"window every {args.window_step} frames, {budget['epochs']} epochs at learning rate "
+        f"{(budget | parse_overrides(args.overrides))['learning_rate']}, {seeds}; compute {format_duration(summary.compute_seconds)}. "
+        f"Full table, data and budget: [`results/ablations/{study.name}.md`](results/ablations/{study.name}.md); "
+        f"regenerate: `{command}`.",
+        "",
+        wide_table(rows, "variant", [g for g in groups if any(r["level"] == g[0] for r in rows)],
+                   metrics=["recall@10", "ndcg@10"], first_header="variant", extra_columns=timing,
+                   row_order=[v.name for v in variants]),
+        *[f"- {line}" for line in findings or ["no finding can be judged from these runs yet"]],
+    ]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
@@ -274,6 +390,7 @@ def main(argv=None) -> int:
     args.seeds = args.seeds or len(DEFAULT_SEEDS)
     args.levels = args.levels or list(study.levels)
     args.out = args.out or "results/ablations/"
+    args.frames_step = args.frames_step or args.window_step
     check_required_keys(study)
     data_path = Path(args.data_path).resolve()
     out = Path(args.out)
@@ -289,7 +406,8 @@ def main(argv=None) -> int:
         summary = collect(specs, store)
     else:
         summary = run_all(specs, store, args.work_dir, timeout=args.timeout,
-                          keep_checkpoints=not args.delete_checkpoints, progress=not args.no_progress)
+                          keep_checkpoints=not args.delete_checkpoints, progress=not args.no_progress,
+                          find_reusable=find_reusable_in(out / "runs"))
     command = command_string("recbole_poserec.ablate", argv)
     outputs = write_outputs(study, out, specs, summary, args, data_path, command)
     print_footer(summary, outputs)

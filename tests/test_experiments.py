@@ -157,13 +157,57 @@ def test_every_study_lists_its_runs(small_dataset_dir, capsys):
 
 
 def test_derived_datasets_are_named_from_the_base(small_dataset_dir, capsys):
-    base = ["--dry-run", "--data-path", str(small_dataset_dir.data_path), "--ins-dataset", small_dataset_dir.name]
+    base = ["--dry-run", "--data-path", str(small_dataset_dir.data_path), "--ins-dataset", small_dataset_dir.name,
+            "--window-step", "5"]
     ablate.main(["frames"] + base)
     frames = capsys.readouterr().out
     assert f"on {small_dataset_dir.name}, " in frames and f"on {small_dataset_dir.name}-w50, " in frames
     ablate.main(["items"] + base)
     items = capsys.readouterr().out
     assert f"on {small_dataset_dir.name}-items20, " in items and "ins-100pct-seed2022" in items
+    ablate.main(["items"] + base[:-1] + ["20"])  # a sparser window step derives a base dataset first
+    sparse = capsys.readouterr().out
+    assert f"on {small_dataset_dir.name}-step20-items20, " in sparse and f"on {small_dataset_dir.name}-step20, " in sparse
+
+
+def test_base_variant_runs_with_base_seeds_and_is_one_run_across_studies(small_dataset_dir):
+    """Every study's base variant is PoseRec as configured: the same reuse key at a level, whatever its name."""
+    keys = {}
+    for name, study in STUDIES.items():
+        argv = [name, "--data-path", str(small_dataset_dir.data_path), "--ins-dataset", small_dataset_dir.name,
+                "--seeds", "1", "--base-seeds", "3", "--levels", "ins"]
+        args = ablate.build_parser().parse_args(argv)
+        args.frames_step = args.window_step
+        specs = ablate.build_specs(study, args, small_dataset_dir.data_path.resolve(),
+                                   ablate.DatasetResolver(args, small_dataset_dir.data_path.resolve()), build=False)
+        seeds = {}
+        for s in specs:
+            seeds.setdefault(s.variant, []).append(s.seed)
+        assert seeds.pop(study.base) == [2022, 2023, 2024], name
+        assert all(v == [2022] for v in seeds.values()), name
+        base_keys = {s.reuse_key for s in specs if s.variant == study.base and s.seed == 2022}
+        other_keys = {s.reuse_key for s in specs if s.variant != study.base}
+        assert len(base_keys) == 1 and not base_keys & other_keys, name
+        keys[name] = base_keys.pop()
+    assert len(set(keys.values())) == 1, keys
+
+
+def test_a_run_finished_under_another_study_is_reused_not_rerun(tmp_path):
+    root = tmp_path / "runs"
+    first = RunSpec(study="layers", level="ins", variant="L=3", model="PoseRec", dataset="d", seed=1,
+                    data_path="/x", config={"gcn_layers": 3}, reuse_key="same")
+    ResultStore(root / "layers").save(first, fake_result(first, {"ndcg@10": 0.25}))
+    second = RunSpec(study="pose2d", level="ins", variant="3D", model="PoseRec", dataset="d", seed=1,
+                     data_path="/x", config={}, reuse_key="same")
+    other = RunSpec(study="pose2d", level="ins", variant="2D", model="PoseRec", dataset="d", seed=1,
+                    data_path="/x", config={"pose_input_channels": [0, 1, 3]}, reuse_key="different")
+    store = ResultStore(root / "pose2d")
+    summary = runner.run_all([second, other], store, tmp_path / "work", progress=False, echo=lambda _: None,
+                             python="/bin/false", find_reusable=runner.find_reusable_in(root))
+    assert summary.skipped == [second.key] and list(summary.failed) == [other.key]  # /bin/false: "ran" and failed
+    stored = store.load(second)
+    assert stored["reused_from"] == "layers/ins-L=3-seed1" and stored["test_result"] == {"ndcg@10": 0.25}
+    assert summary.compute_seconds == 0.0  # counted under layers, not twice
 
 
 def test_item_subsets_are_nested_and_drop_unannotated_videos(small_dataset_dir, tmp_path):
@@ -182,10 +226,17 @@ def test_item_subsets_are_nested_and_drop_unannotated_videos(small_dataset_dir, 
     assert marker["derived"]["keep_items_fraction"] == 0.2 and large["videos"] >= small["videos"]
 
 
-def test_ablation_report_from_stored_runs(small_dataset_dir, tmp_path):
-    """Hand-made stored results for two prototype variants x 2 seeds -> csv, md (paper's direction), png."""
+def test_ablation_report_from_stored_runs(small_dataset_dir, tmp_path, monkeypatch):
+    """Hand-made stored results for two prototype variants x 2 seeds -> csv, md (paper's direction), png, and
+    the study's README section (a copy of the markers here; the real README is written only for results/)."""
+    from recbole_poserec.experiments import readme as readme_module
+
+    readme = tmp_path / "README.md"
+    readme.write_text("a\n<!-- ablation-prototypes:start -->\nold\n<!-- ablation-prototypes:end -->\nb\n")
+    monkeypatch.setattr(ablate, "writes_repository_results", lambda out: True)
+    monkeypatch.setattr(ablate, "replace_section", lambda name, body: readme_module.replace_section(name, body, readme))
     out = tmp_path / "abl"
-    argv = ["prototypes", "--report-only", "--variants", "K=1 w L_pro", "K=2 w L_pro", "--seeds", "2",
+    argv = ["prototypes", "--report-only", "--variants", "K=1 w L_pro", "K=2 w L_pro", "--seeds", "2", "--window-step", "5",
             "--data-path", str(small_dataset_dir.data_path), "--ins-dataset", small_dataset_dir.name, "--out", str(out)]
     args = ablate.build_parser().parse_args(argv)
     args.levels = ["ins"]
@@ -193,7 +244,8 @@ def test_ablation_report_from_stored_runs(small_dataset_dir, tmp_path):
                                ablate.DatasetResolver(args, small_dataset_dir.data_path.resolve()), build=False)
     store = ResultStore(out / "runs" / "prototypes")
     for k, s in enumerate(specs):
-        store.save(s, fake_result(s, {"recall@5": 0.1 * (k + 1), "ndcg@5": 0.05 * (k + 1)}, step=0.1 * (k + 1)))
+        store.save(s, fake_result(s, {"recall@5": 0.1 * (k + 1), "ndcg@5": 0.05 * (k + 1), "ndcg@10": 0.2},
+                                  step=0.1 * (k + 1)))
     assert ablate.main(argv) == 0
     lines = (out / "prototypes.csv").read_text().splitlines()
     assert lines[0] == ("study,level,variant,metric,mean,std,seeds,train_seconds_mean,test_seconds_mean,"
@@ -203,6 +255,9 @@ def test_ablation_report_from_stored_runs(small_dataset_dir, tmp_path):
     assert "> Paper's reported direction:" in md and "Fig. 3" in md and "**SYNTHETIC**" in md
     assert "**0.3500 ± 0.0707**" in md  # K=2 (runs 3 and 4: 0.3, 0.4) is the best R@5
     assert (out / "prototypes.png").read_bytes()[:8] == PNG_MAGIC
+    section = readme.read_text()
+    assert "old" not in section and "#### `prototypes`" in section and "> Paper:" in section
+    assert "| variant | Ins Rec N@10 |" in section and "| K=2 w L_pro | **0.2000 ± 0.0000** |" in section and "regenerate: `python -m recbole_poserec.ablate" in section
 
 
 def test_readme_section_is_replaced_between_its_markers(tmp_path):

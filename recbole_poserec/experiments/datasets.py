@@ -3,6 +3,9 @@
 Derived datasets are built from the same raw data as the default ones (``<data_path>/raw-synthetic``,
 generated with the default synth seed when missing, as :mod:`recbole_poserec.default_data` does):
 
+* the base datasets at a sparser window step (``--window-step`` of the ablate command; the ablations in
+  ``results/ablations`` use every 20th frame instead of every 5th to fit a 2-core CPU):
+  ``<default name>-step<k>``, both levels, same videos, same split.
 * other window lengths (Table 5): ``convert_raw_dataset(raw, data_path, "<base>-w<T>", window=T, step=step)``,
   instance level; the split seed and protocol are the converter's defaults, so the same videos land in
   the same splits for every T.
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dataset_conversion.layout import DEFAULT_STEP
 from recbole_poserec.config import PROPERTIES_DIR
 from recbole_poserec.default_data import (
     DEFAULT_SYNTH_SEED,
@@ -71,15 +75,17 @@ def ensure_raw(data_path: str | os.PathLike, raw_dir: str | os.PathLike | None =
     return raw_dir
 
 
-def ensure_window_dataset(data_path, raw_dir, name: str, window: int, step: int) -> Path:
-    """``<data_path>/<name>``: the raw data converted (instance level) with ``window`` frames per window."""
+def ensure_window_dataset(data_path, raw_dir, name: str, window: int, step: int, level: str = "instance") -> Path:
+    """``<data_path>/<name>``: the raw data converted at ``level`` with ``window`` frames per window every ``step``."""
     meta = read_meta(data_path, name)
-    if dataset_ready(data_path, name) and meta.get("window") == window and meta.get("step") == step:
+    if (dataset_ready(data_path, name) and meta.get("window") == window and meta.get("step") == step
+            and meta.get("raw_dir") == str(Path(raw_dir).resolve())):
         return Path(data_path) / name
     from dataset_conversion.convert import convert_raw_dataset
 
-    print(f"converting {raw_dir} with window={window}, step={step} into {Path(data_path) / name}", flush=True)
-    return convert_raw_dataset(raw_dir, data_path, name, level="instance", window=window, step=step)
+    print(f"converting {raw_dir} ({level} level) with window={window}, step={step} into {Path(data_path) / name}",
+          flush=True)
+    return convert_raw_dataset(raw_dir, data_path, name, level=level, window=window, step=step)
 
 
 def _read_table(path: Path):
@@ -145,8 +151,10 @@ def subset_items_raw(raw_dir, out_dir, fraction: float, seed: int = ITEM_SUBSET_
     return derived
 
 
-def ensure_items_dataset(data_path, raw_dir, name: str, fraction: float, seed: int = ITEM_SUBSET_SEED) -> Path:
-    """``<data_path>/<name>``: ``fraction`` of the items (:func:`subset_items_raw`), converted at instance level."""
+def ensure_items_dataset(data_path, raw_dir, name: str, fraction: float, seed: int = ITEM_SUBSET_SEED,
+                         step: int = DEFAULT_STEP) -> Path:
+    """``<data_path>/<name>``: ``fraction`` of the items (:func:`subset_items_raw`), converted at instance level
+    with the default window and a window every ``step`` frames."""
     raw_dir = Path(raw_dir)
     sub_raw = raw_dir.with_name(f"{raw_dir.name}-items{int(round(fraction * 100))}")
     wanted = {"keep_items_fraction": fraction, "item_subset_seed": seed, "from": str(raw_dir.resolve())}
@@ -157,9 +165,10 @@ def ensure_items_dataset(data_path, raw_dir, name: str, fraction: float, seed: i
         print(f"writing {sub_raw}: {fraction:.0%} of the items of {raw_dir} (seed {seed})", flush=True)
         subset_items_raw(raw_dir, sub_raw, fraction, seed)
     meta = read_meta(data_path, name)
-    if not fresh and dataset_ready(data_path, name) and meta.get("raw_dir") == str(sub_raw.resolve()):
+    if (not fresh and dataset_ready(data_path, name) and meta.get("raw_dir") == str(sub_raw.resolve())
+            and meta.get("step") == step):
         return Path(data_path) / name
     from dataset_conversion.convert import convert_raw_dataset
 
-    print(f"converting {sub_raw} into {Path(data_path) / name}", flush=True)
-    return convert_raw_dataset(sub_raw, data_path, name, level="instance")
+    print(f"converting {sub_raw} (window step {step}) into {Path(data_path) / name}", flush=True)
+    return convert_raw_dataset(sub_raw, data_path, name, level="instance", step=step)

@@ -37,7 +37,7 @@ def wide_table(rows, row_field: str, groups, metrics=None, decimals: int = 4, fi
     """A markdown table: one row per ``row_field`` value, columns ``<group label> <metric label>``.
 
     ``groups``: ``[(level, label), ...]`` (e.g. ``[("ins", "Ins Rec"), ("cat", "Cat Rec")]``).
-    Each cell is ``mean ± std``; the highest mean of each column is bold (every metric here is
+    Each cell is ``mean ± std`` (the value alone for one seed); the highest mean of each column is bold (every metric here is
     higher-is-better; ties are all bold). ``extra_columns``: ``[(header, {row label: text}), ...]``
     appended on the right.
     """
@@ -60,7 +60,8 @@ def wide_table(rows, row_field: str, groups, metrics=None, decimals: int = 4, fi
             if row is None:
                 cells_text.append(MISSING)
                 continue
-            text = format_mean_std(row["mean"], row["std"], decimals)
+            text = (f"{row['mean']:.{decimals}f}" if row.get("seeds") == 1
+                    else format_mean_std(row["mean"], row["std"], decimals))
             cells_text.append(f"**{text}**" if row["mean"] == best[(level, metric)] else text)
         cells_text += [values.get(label, MISSING) for _, values in (extra_columns or [])]
         lines.append("| " + " | ".join(cells_text) + " |")

@@ -58,6 +58,7 @@ class RunSpec:
     config: dict = field(default_factory=dict)
     config_files: tuple[str, ...] = ()
     data_recipe: dict = field(default_factory=dict)  # how a derived dataset was built (e.g. item subset seed)
+    reuse_key: str = ""  # equal keys = the same run under another study's name (see find_reusable_in)
 
     @property
     def key(self) -> str:
@@ -163,8 +164,9 @@ class SweepSummary:
 
     @property
     def compute_seconds(self) -> float:
-        """Sum of the runs' wall times over every result (this invocation's and earlier ones)."""
-        return float(sum(r.get("wall_seconds", 0.0) for r in self.results.values()))
+        """Sum of the runs' wall times over every result (this invocation's and earlier ones), runs reused
+        from another study left out (their compute is counted there)."""
+        return float(sum(r.get("wall_seconds", 0.0) for r in self.results.values() if not r.get("reused_from")))
 
 
 def run_one(spec: RunSpec, work_dir: Path, timeout: float | None = None, python: str | None = None,
@@ -247,10 +249,33 @@ def describe_result(result: dict, metric: str = KEY_METRIC) -> str:
             f"test {result.get('test_seconds', 0.0):.1f} s){score}")
 
 
+def find_reusable_in(root: str | os.PathLike) -> Callable[[RunSpec], dict | None]:
+    """A lookup of finished runs under ``root/<study>/*.json`` with the spec's ``reuse_key`` (None if none)."""
+    root = Path(root)
+
+    def find(spec: RunSpec) -> dict | None:
+        if not spec.reuse_key:
+            return None
+        for path in sorted(root.glob("*/*.json")):
+            try:
+                result = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            same = (result.get("spec") or {}).get("reuse_key") == spec.reuse_key
+            if same and result.get("status") == "ok" and not result.get("reused_from"):
+                return result | {"reused_from": f"{path.parent.name}/{path.stem}"}
+        return None
+
+    return find
+
+
 def run_all(specs: list[RunSpec], store: ResultStore, work_dir: str | os.PathLike, timeout: float | None = None,
             keep_checkpoints: bool = True, progress: bool = True, echo: Callable[[str], None] | None = None,
-            python: str | None = None) -> SweepSummary:
+            python: str | None = None, find_reusable: Callable[[RunSpec], dict | None] | None = None) -> SweepSummary:
     """Run every spec that the store does not hold yet, in order; skip the others.
+
+    ``find_reusable``: a lookup of the same run finished under another name (e.g. another study's base
+    variant, :func:`find_reusable_in`); a hit is stored under this spec with ``reused_from`` and not re-run.
 
     Prints one line per run (time and ``ndcg@10``) above a tqdm bar over the runs. A failed run is
     reported with the tail of its log and left out of the store (so it is retried next time); the
@@ -273,6 +298,14 @@ def run_all(specs: list[RunSpec], store: ResultStore, work_dir: str | os.PathLik
             summary.results[spec.key] = stored
             summary.skipped.append(spec.key)
             say(f"{tag}: stored result reused ({store.path(spec)})")
+            continue
+        reused = find_reusable(spec) if find_reusable else None
+        if reused is not None:
+            reused.update(spec=spec.to_dict(), key=spec.key, fingerprint=spec.fingerprint())
+            store.save(spec, reused)
+            summary.results[spec.key] = reused
+            summary.skipped.append(spec.key)
+            say(f"{tag}: same run as {reused['reused_from']}, its result reused")
             continue
         bar.set_postfix_str(spec.key)
         try:

@@ -1,0 +1,67 @@
+"""The computed verdicts of the README's "Ablations" section, on hand-made aggregated rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from recbole_poserec.experiments.studies import STUDIES
+from recbole_poserec.experiments.verdicts import StudyResults, judge, spearman, verdicts
+
+
+def row(variant, mean, std=0.0, seeds=1, level="ins", metric="ndcg@10"):
+    return {"level": level, "variant": variant, "metric": metric, "mean": mean, "std": std, "seeds": seeds}
+
+
+def timing(variant, step, level="ins"):
+    return {"level": level, "variant": variant, "step_seconds_mean": step}
+
+
+def test_judge_uses_the_yardstick_both_ways():
+    assert judge(0.03, 0.02) == "holds"
+    assert judge(-0.03, 0.02) == "contradicts"
+    assert judge(0.01, 0.02) == "not seen" and judge(-0.01, 0.02) == "not seen"
+    assert judge(0.001, None) == "holds"  # no seed spread: the sign alone
+
+
+def test_triplet_verdicts_compare_with_twice_the_base_spread_and_time_the_mining():
+    study = STUDIES["triplet"]
+    rows = [row(study.base, 0.10, std=0.01, seeds=3), row("w/o L_triple", 0.07),  # drop 0.03 > 2 x 0.01
+            row(study.base, 0.40, std=0.02, seeds=3, level="cat"), row("w/o L_triple", 0.38, level="cat")]
+    timings = [timing("w L_triple (pose_threshold p=0.5)", 0.5), timing("w L_triple (pose_fraction 0.5)", 0.6),
+               timing("w L_triple (hard)", 0.55)]
+    lines = verdicts(StudyResults(study, rows, timings))
+    assert lines[0].startswith("**holds** (ins): L_triple helps") and "yardstick ±0.0200" in lines[0]
+    assert lines[1].startswith("**not seen** (cat)")  # 0.02 < 2 x 0.02
+    assert lines[2].startswith("**holds** (ins): pose-aware mining is cheaper") and "ratio 0.91" in lines[2]
+    assert lines[3].startswith("**contradicts** (ins)")  # 0.6 s > 0.55 s
+
+
+def test_layers_verdict_names_the_best_depth():
+    study = STUDIES["layers"]
+    rows = [row("L=1", 0.05), row("L=2", 0.09), row("L=3", 0.06, std=0.005, seeds=3), row("L=4", 0.07)]
+    (line,) = verdicts(StudyResults(study, rows, []))
+    assert line.startswith("**contradicts** (ins): L = 3 is the best: here L = 2 is best, +0.0300")
+
+
+def test_factor_verdict_ranks_the_drops():
+    study = STUDIES["factors"]
+    scores = {"name": 0.05, "usage": 0.099, "size": 0.06, "shape": 0.12, "color": 0.1, "material": 0.07,
+              "style": 0.1, "pattern": 0.1, "description": 0.1}
+    rows = [row("none removed", 0.10, std=0.005, seeds=3)] + [row(f"-{k}", v) for k, v in scores.items()]
+    lines = verdicts(StudyResults(study, rows, []))
+    assert lines[0].startswith("**holds** (ins): the most important factors") and "name -0.0500" in lines[0]
+    assert lines[1].startswith("**holds** (ins): shape is a misleading factor")
+
+
+def test_items_verdict_and_spearman():
+    assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(0.8)
+    study = STUDIES["items"]
+    rows = [row("20%", 0.30), row("60%", 0.15), row("100%", 0.10, std=0.01, seeds=3)]
+    (line,) = verdicts(StudyResults(study, rows, []))
+    assert line.startswith("**holds** (ins)") and "Spearman rank correlation of share and NDCG@10 -1.00 over 3" in line
+
+
+def test_no_rows_no_verdicts():
+    for study in STUDIES.values():
+        assert verdicts(StudyResults(study, [], [])) == []
