@@ -210,6 +210,19 @@ def test_a_run_finished_under_another_study_is_reused_not_rerun(tmp_path):
     assert summary.compute_seconds == 0.0  # counted under layers, not twice
 
 
+def test_a_result_stored_before_reuse_keys_existed_gets_its_key(tmp_path):
+    spec = RunSpec(study="layers", level="ins", variant="L=3", model="PoseRec", dataset="d", seed=1,
+                   data_path="/x", config={"gcn_layers": 3})
+    store = ResultStore(tmp_path / "layers")
+    store.save(spec, fake_result(spec, {"ndcg@10": 0.25}))  # no reuse_key in its spec
+    spec.reuse_key = "k"
+    runner.collect([spec], store)
+    assert store.load(spec)["spec"]["reuse_key"] == "k"
+    twin = RunSpec(study="pose2d", level="ins", variant="3D", model="PoseRec", dataset="d", seed=1,
+                   data_path="/x", reuse_key="k")
+    assert runner.find_reusable_in(tmp_path)(twin)["reused_from"] == "layers/ins-L=3-seed1"
+
+
 def test_item_subsets_are_nested_and_drop_unannotated_videos(small_dataset_dir, tmp_path):
     from recbole_poserec.experiments.datasets import subset_items_raw
 

@@ -249,6 +249,17 @@ def describe_result(result: dict, metric: str = KEY_METRIC) -> str:
             f"test {result.get('test_seconds', 0.0):.1f} s){score}")
 
 
+def with_current_reuse_key(store: ResultStore, spec: RunSpec, stored: dict) -> dict:
+    """A stored result (same fingerprint) whose spec lacks ``spec.reuse_key`` gets it and is saved again,
+    so that runs stored before the key existed can still be found by :func:`find_reusable_in`."""
+    stored_spec = stored.get("spec") or {}
+    if not spec.reuse_key or stored_spec.get("reuse_key") == spec.reuse_key:
+        return stored
+    stored["spec"] = stored_spec | {"reuse_key": spec.reuse_key}
+    store.save(spec, stored)
+    return stored
+
+
 def find_reusable_in(root: str | os.PathLike) -> Callable[[RunSpec], dict | None]:
     """A lookup of finished runs under ``root/<study>/*.json`` with the spec's ``reuse_key`` (None if none)."""
     root = Path(root)
@@ -295,7 +306,7 @@ def run_all(specs: list[RunSpec], store: ResultStore, work_dir: str | os.PathLik
         tag = f"[{index}/{len(specs)}] {spec.study} {spec.key}"
         stored = store.load(spec)
         if stored is not None:
-            summary.results[spec.key] = stored
+            summary.results[spec.key] = with_current_reuse_key(store, spec, stored)
             summary.skipped.append(spec.key)
             say(f"{tag}: stored result reused ({store.path(spec)})")
             continue
@@ -329,6 +340,6 @@ def collect(specs: list[RunSpec], store: ResultStore) -> SweepSummary:
     for spec in specs:
         stored = store.load(spec)
         if stored is not None:
-            summary.results[spec.key] = stored
+            summary.results[spec.key] = with_current_reuse_key(store, spec, stored)
             summary.skipped.append(spec.key)
     return summary
