@@ -358,7 +358,7 @@ def readme_section(study: Study, rows, timings, groups, variants, findings, budg
     timing = [c for c in columns if c[0] in ("train step [ms]", "Time (rel.)")] if (
         study.name == "triplet" or study.relative_time_to) else []
     seeds = f"{args.seeds} seed{'s' if args.seeds > 1 else ''}" + (
-        f", base variant `{study.base}` {max(args.seeds, args.base_seeds or 0)}"
+        f", base variant `{study.base}` {max(args.seeds, args.base_seeds or 0)} seeds"
         if max(args.seeds, args.base_seeds or 0) > args.seeds else "")
     lines = [
         f"#### `{study.name}`: {study.title} ({study.paper_ref})",

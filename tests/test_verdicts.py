@@ -12,8 +12,8 @@ def row(variant, mean, std=0.0, seeds=1, level="ins", metric="ndcg@10"):
     return {"level": level, "variant": variant, "metric": metric, "mean": mean, "std": std, "seeds": seeds}
 
 
-def timing(variant, step, level="ins"):
-    return {"level": level, "variant": variant, "step_seconds_mean": step}
+def timing(variant, step, level="ins", std=float("nan")):
+    return {"level": level, "variant": variant, "step_seconds_mean": step, "step_seconds_std": std}
 
 
 def test_judge_uses_the_yardstick_both_ways():
@@ -27,13 +27,14 @@ def test_triplet_verdicts_compare_with_twice_the_base_spread_and_time_the_mining
     study = STUDIES["triplet"]
     rows = [row(study.base, 0.10, std=0.01, seeds=3), row("w/o L_triple", 0.07),  # drop 0.03 > 2 x 0.01
             row(study.base, 0.40, std=0.02, seeds=3, level="cat"), row("w/o L_triple", 0.38, level="cat")]
-    timings = [timing("w L_triple (pose_threshold p=0.5)", 0.5), timing("w L_triple (pose_fraction 0.5)", 0.6),
+    timings = [timing("w L_triple (pose_threshold p=0.5)", 0.5, std=0.01), timing("w L_triple (pose_fraction 0.5)", 0.6),
                timing("w L_triple (hard)", 0.55)]
     lines = verdicts(StudyResults(study, rows, timings))
     assert lines[0].startswith("**holds** (ins): L_triple helps") and "yardstick ±0.0200" in lines[0]
     assert lines[1].startswith("**not seen** (cat)")  # 0.02 < 2 x 0.02
     assert lines[2].startswith("**holds** (ins): pose-aware mining is cheaper") and "ratio 0.91" in lines[2]
-    assert lines[3].startswith("**contradicts** (ins)")  # 0.6 s > 0.55 s
+    assert "yardstick ±20 ms" in lines[2]  # 2 x the base's 10 ms step-time spread over seeds
+    assert lines[3].startswith("**contradicts** (ins)")  # 0.6 s > 0.55 s + 0.02 s
 
 
 def test_layers_verdict_names_the_best_depth():

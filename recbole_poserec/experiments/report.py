@@ -141,7 +141,10 @@ def grouped_bars(path, rows, row_field: str, groups, metrics=None, title: str = 
     present = [(level, label) for level, label in groups if any(key[1] == level for key in cells)]
     bar_labels = [r for r in order if r != reference]
     width_inches = max(8.0, 1.1 * len(metrics) * max(1, len(bar_labels)) / 3)
-    fig, axes = plt.subplots(len(present), 1, figsize=(width_inches, 3.6 * len(present)), squeeze=False)
+    legend_rows = -(-(len(bar_labels) + (reference is not None)) // 3)
+    legend_inches = 0.25 * legend_rows + 0.2
+    fig, axes = plt.subplots(len(present), 1, figsize=(width_inches, 3.6 * len(present) + legend_inches),
+                             squeeze=False)
     width = 0.8 / max(1, len(bar_labels))
     colors = plt.get_cmap("tab20")
     for axis, (level, label) in zip(axes[:, 0], present):
@@ -164,8 +167,9 @@ def grouped_bars(path, rows, row_field: str, groups, metrics=None, title: str = 
         axis.set_title(f"{title} -- {label}" if title else label)
         axis.set_ylabel("mean over seeds (± std)")
         axis.grid(axis="y", alpha=0.3)
-    axes[0, 0].legend(fontsize=7, ncol=min(4, len(order)), loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, ncol=min(3, len(labels)), loc="lower center")
+    fig.tight_layout(rect=(0, legend_inches / fig.get_figheight(), 1, 1))
     path = _save(fig, path)
     plt.close(fig)
     return path

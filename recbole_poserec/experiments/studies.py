@@ -111,7 +111,12 @@ def _triplet() -> Study:
         notes=("`w/o L_triple` sets `triplet_weight: 0` (the mining is then not used for the loss); the "
                "other rows keep `triplet_weight: 1` and change `mining`.",
                "Step time = mean wall seconds of one training batch inside RecBole's `_train_epoch` (data "
-               "loading, negative sampling, mining, forward, backward, optimiser step), over all epochs run."),
+               "loading, negative sampling, mining, forward, backward, optimiser step), over all epochs run.",
+               "In this plug-in every mining strategy is the same batched mask algebra "
+               "(`recbole_poserec/model/mining.py`: a (U, U) donor mask and a (U, N) candidate mask per batch); "
+               "the pose-aware ones add a (U, U) cosine similarity. The paper's complexity claim is about the "
+               "size of the searched space, which such an implementation does not pay for per candidate, so "
+               "the step times are expected to differ little."),
     )
 
 

@@ -4,7 +4,8 @@ Every verdict compares test NDCG@10 (the plug-in's validation metric) of variant
 against a noise yardstick: twice the sample standard deviation of the study's base variant (PoseRec as
 configured) over its seeds at the same budget and level. A difference larger than the yardstick in the
 paper's direction "holds", one larger in the other direction "contradicts", anything smaller is "not
-seen" (the data cannot tell). Timing findings compare mean training-step seconds.
+seen" (the data cannot tell). Timing findings compare mean training-step seconds the same way, with twice
+the base variant's step-time spread over seeds as the yardstick.
 
 The sentences go to the README's "Ablations" section through :func:`recbole_poserec.ablate.write_outputs`;
 nothing in them is typed in by hand.
@@ -40,6 +41,14 @@ class StudyResults:
             if row["level"] == level and row["variant"] == variant:
                 value = row["step_seconds_mean"]
                 return None if value != value else value
+        return None
+
+    def step_tolerance(self, level: str) -> float | None:
+        """2 x the standard deviation of the base variant's mean step time over its seeds (None without)."""
+        for row in self.timings:
+            if row["level"] == level and row["variant"] == self.study.base:
+                std = row.get("step_seconds_std", float("nan"))
+                return 2.0 * std if std == std and std > 0 else None
         return None
 
     def tolerance(self, level: str) -> float | None:
@@ -83,14 +92,20 @@ def _triplet(results: StudyResults) -> list[str]:
     base = results.study.base
     lines = [_compare(results, level, base, "w/o L_triple", "L_triple helps") for level in results.levels()]
     hard = results.step_seconds("ins", "w L_triple (hard)")
+    tolerance = results.step_tolerance("ins")
     for name in ("w L_triple (pose_threshold p=0.5)", "w L_triple (pose_fraction 0.5)"):
         mine = results.step_seconds("ins", name)
         if hard and mine:
-            verdict = "holds" if mine < hard else "contradicts"
+            verdict = judge(hard - mine, tolerance)
             lines.append(f"**{verdict}** (ins): pose-aware mining is cheaper than classic hard-negative mining: "
                          f"training step `{name}` {1000 * mine:.0f} ms vs `w L_triple (hard)` {1000 * hard:.0f} ms "
-                         f"(ratio {mine / hard:.2f}; the step is dominated by the ST-GCN, the same in both)")
+                         f"(ratio {mine / hard:.2f}; {_step_yardstick(tolerance)})")
     return lines
+
+
+def _step_yardstick(tolerance: float | None) -> str:
+    """The timing yardstick: the base variant's step-time spread over seeds (runs under the same load)."""
+    return "no seed spread to compare with" if tolerance is None else f"yardstick ±{1000 * tolerance:.0f} ms"
 
 
 def _prototypes(results: StudyResults) -> list[str]:
@@ -109,9 +124,10 @@ def _frames(results: StudyResults) -> list[str]:
         lines.append(_compare(results, "ins", f"T={t}", "T=10", f"more frames give more information (T={t})"))
         step = results.step_seconds("ins", f"T={t}")
         if base_time and step:
-            verdict = "holds" if step > base_time else "contradicts"
+            tolerance = results.step_tolerance("ins")
+            verdict = judge(step - base_time, tolerance)
             lines.append(f"**{verdict}** (ins): more frames take more time: training step T={t} is "
-                         f"{step / base_time:.2f}x that of T=10 (paper, T=25: 1.55x)")
+                         f"{step / base_time:.2f}x that of T=10 (paper, T=25: 1.55x; {_step_yardstick(tolerance)})")
     return lines
 
 
