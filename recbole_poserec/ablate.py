@@ -96,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--variants", nargs="+", default=None, help="run only these variants (names as in the table)")
     parser.add_argument("--out", default=None, help="output directory (default results/ablations/)")
     parser.add_argument("--raw-dir", default=None,
-                        help="raw data of the derived datasets (default <data-path>/raw-synthetic, generated if missing)")
+                        help="raw data of the derived datasets (default: the one --ins-dataset was converted from, "
+                             "else <data-path>/raw-synthetic, generated if missing)")
     parser.add_argument("--window-step", type=int, default=ABLATION_WINDOW_STEP,
                         help=f"a window every N frames in the base and derived datasets (default {ABLATION_WINDOW_STEP}; "
                              f"{DEFAULT_STEP} = the default datasets as they are)")
@@ -158,8 +159,14 @@ class DatasetResolver:
         raise ValueError(f"unknown derived dataset kind {derived.kind!r}")
 
     def raw_dir(self) -> Path:
+        """``--raw-dir``, else the raw data the given instance-level dataset was converted from (its meta),
+        else the default synthetic raw data (generated if missing)."""
         if self._raw_dir is None:
-            self._raw_dir = ensure_raw(self.data_path, self.args.raw_dir)
+            recorded = read_meta(self.data_path, self.given["ins"]).get("raw_dir")
+            if self.args.raw_dir is None and recorded and Path(recorded).is_dir():
+                self._raw_dir = Path(recorded)
+            else:
+                self._raw_dir = ensure_raw(self.data_path, self.args.raw_dir)
         return self._raw_dir
 
     def ensure_base(self, level: str) -> str:

@@ -170,6 +170,13 @@ def test_derived_datasets_are_named_from_the_base(small_dataset_dir, capsys):
     assert f"on {small_dataset_dir.name}-step20-items20, " in sparse and f"on {small_dataset_dir.name}-step20, " in sparse
 
 
+def test_derived_datasets_come_from_the_raw_data_of_the_given_dataset(small_dataset_dir):
+    args = ablate.build_parser().parse_args(["items", "--data-path", str(small_dataset_dir.data_path),
+                                             "--ins-dataset", small_dataset_dir.name])
+    resolver = ablate.DatasetResolver(args, small_dataset_dir.data_path.resolve())
+    assert resolver.raw_dir().resolve() == small_dataset_dir.raw_dir.resolve()  # not the default synthetic raw
+
+
 def test_base_variant_runs_with_base_seeds_and_is_one_run_across_studies(small_dataset_dir):
     """Every study's base variant is PoseRec as configured: the same reuse key at a level, whatever its name."""
     keys = {}
