@@ -32,9 +32,12 @@ def test_triplet_verdicts_compare_with_twice_the_base_spread_and_time_the_mining
     lines = verdicts(StudyResults(study, rows, timings))
     assert lines[0].startswith("**holds** (ins): L_triple helps") and "yardstick ±0.0200" in lines[0]
     assert lines[1].startswith("**not seen** (cat)")  # 0.02 < 2 x 0.02
+    assert len(lines) == 4  # no hard-mining rows: no false-negative verdicts
     assert lines[2].startswith("**holds** (ins): pose-aware mining is cheaper") and "ratio 0.91" in lines[2]
     assert "yardstick ±20 ms" in lines[2]  # 2 x the base's 10 ms step-time spread over seeds
     assert lines[3].startswith("**contradicts** (ins)")  # 0.6 s > 0.55 s + 0.02 s
+    rows.append(row("w L_triple (hard)", 0.05))
+    assert verdicts(StudyResults(study, rows, timings))[2].startswith("**holds** (ins): negatives from dissimilar")
 
 
 def test_layers_verdict_names_the_best_depth():

@@ -91,6 +91,8 @@ def _yardstick(tolerance: float | None) -> str:
 def _triplet(results: StudyResults) -> list[str]:
     base = results.study.base
     lines = [_compare(results, level, base, "w/o L_triple", "L_triple helps") for level in results.levels()]
+    lines += [_compare(results, level, base, "w L_triple (hard)", "negatives from dissimilar-pose windows avoid "
+                       "false negatives (pose-aware beats classic hard mining)") for level in results.levels()]
     hard = results.step_seconds("ins", "w L_triple (hard)")
     tolerance = results.step_tolerance("ins")
     for name in ("w L_triple (pose_threshold p=0.5)", "w L_triple (pose_fraction 0.5)"):
