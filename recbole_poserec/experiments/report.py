@@ -81,6 +81,8 @@ def provenance_lines(meta: dict, name: str) -> list[str]:
               "a stand-in shaped like Pose-OBE, not the real data; the figures are not the paper's"
               if meta.get("synthetic") else "not marked synthetic (converted from raw data without SYNTHETIC.json)")
     derived = synth.get("derived")
+    if derived and derived.get("from"):
+        derived = derived | {"from": Path(derived["from"]).name}  # the raw folder's name, not this machine's path
     derived_text = f"; derived: {derived}" if derived else ""
     return [
         f"- `{name}` ({meta.get('level', '?')} level): {origin}{derived_text}",
