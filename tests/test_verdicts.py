@@ -44,7 +44,10 @@ def test_layers_verdict_names_the_best_depth():
     study = STUDIES["layers"]
     rows = [row("L=1", 0.05), row("L=2", 0.09), row("L=3", 0.06, std=0.005, seeds=3), row("L=4", 0.07)]
     (line,) = verdicts(StudyResults(study, rows, []))
-    assert line.startswith("**contradicts** (ins): L = 3 is the best: here L = 2 is best, +0.0300")
+    assert line.startswith("**contradicts** (ins): L = 3 is the best: L = 3 0.0600 vs the best other depth, L = 2, "
+                           "0.0900 (difference -0.0300; yardstick ±0.0100")
+    rows[2] = row("L=3", 0.095, std=0.005, seeds=3)  # best, but by less than the yardstick
+    assert verdicts(StudyResults(study, rows, []))[0].startswith("**not seen** (ins)")
 
 
 def test_factor_verdict_ranks_the_drops():

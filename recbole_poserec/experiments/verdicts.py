@@ -140,17 +140,13 @@ def _layers(results: StudyResults) -> list[str]:
         scores = {n: s for n, s in scores.items() if s is not None}
         if 3 not in scores or len(scores) < 2:
             continue
-        best = max(scores, key=scores.get)
-        if best == 3:
-            lines.append(f"**holds** ({level}): L = 3 is the best of L = {sorted(scores)} "
-                         f"(NDCG@10 {', '.join(f'L={n} {s:.4f}' for n, s in scores.items())})")
-        else:
-            gap = scores[best] - scores[3]
-            verdict = judge(gap, results.tolerance(level))
-            verdict = {"holds": "contradicts", "not seen": "not seen", "contradicts": "holds"}[verdict]
-            lines.append(f"**{verdict}** ({level}): L = 3 is the best: here L = {best} is best, {gap:+.4f} over "
-                         f"L = 3 ({_yardstick(results.tolerance(level))}; "
-                         f"NDCG@10 {', '.join(f'L={n} {s:.4f}' for n, s in scores.items())})")
+        others = {n: s for n, s in scores.items() if n != 3}
+        rival = max(others, key=others.get)
+        gap = scores[3] - others[rival]  # > 0: L = 3 is the best
+        tolerance = results.tolerance(level)
+        lines.append(f"**{judge(gap, tolerance)}** ({level}): L = 3 is the best: L = 3 {scores[3]:.4f} vs the best "
+                     f"other depth, L = {rival}, {others[rival]:.4f} (difference {gap:+.4f}; {_yardstick(tolerance)}; "
+                     f"NDCG@10 {', '.join(f'L={n} {s:.4f}' for n, s in scores.items())})")
     return lines
 
 
