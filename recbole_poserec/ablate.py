@@ -39,8 +39,6 @@ section (between ``<!-- ablation-<study>:start -->`` and ``<!-- ablation-<study>
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import sys
 from pathlib import Path
 
@@ -212,17 +210,9 @@ def model_defaults() -> dict:
     return yaml.safe_load(Path(PROPERTIES_DIR, "model", f"{MODEL}.yaml").read_text(encoding="utf-8")) or {}
 
 
-def reuse_key(spec: RunSpec, defaults: dict) -> str:
-    """What decides a run's numbers, with overrides equal to PoseRec's defaults dropped.
-
-    Two studies' base variants (e.g. ``L=3`` and ``K=4 w L_pro``) are the same run under different names and
-    overrides; equal keys let one study reuse the other's stored result instead of training again.
-    """
-    config = {k: v for k, v in sorted(spec.config.items()) if k not in defaults or defaults[k] != v}
-    content = {"model": spec.model, "dataset": spec.dataset, "level": spec.level, "seed": spec.seed,
-               "config": config, "config_files": [Path(p).name for p in spec.config_files],
-               "data_recipe": dict(sorted(spec.data_recipe.items()))}
-    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:16]
+def base_seed_count(args) -> int:
+    """Seeds of the study's base variant: ``--base-seeds`` when more than ``--seeds``."""
+    return max(args.seeds, args.base_seeds or 0)
 
 
 def build_specs(study: Study, args, data_path: Path, resolver: DatasetResolver, build: bool) -> list[RunSpec]:
@@ -239,12 +229,12 @@ def build_specs(study: Study, args, data_path: Path, resolver: DatasetResolver, 
             dataset = resolver.ensure(variant, level) if build else resolver.name(variant, level)
             config = budget | overrides | variant.config
             recipe = data_recipe(variant, args, on_base=dataset == resolver.base(level))
-            count = max(args.seeds, args.base_seeds or 0) if variant.name == study.base else args.seeds
+            count = base_seed_count(args) if variant.name == study.base else args.seeds
             for seed in seed_list(count, args.first_seed):
                 spec = RunSpec(study=study.name, level=level, variant=variant.name, model=MODEL, dataset=dataset,
                                seed=seed, data_path=str(args.data_path), config=config,
                                config_files=dataset_config_files(dataset, level), data_recipe=recipe)
-                spec.reuse_key = reuse_key(spec, defaults)
+                spec.reuse_key = spec.equivalence_key(defaults)
                 specs.append(spec)
     return specs
 
@@ -267,8 +257,13 @@ def extra_columns(study: Study, timings) -> list:
     return columns
 
 
+def learning_rate(budget: dict, args) -> float:
+    """The learning rate every run used: the study budget's unless ``--set learning_rate=...`` overrides it."""
+    return (budget | parse_overrides(args.overrides))["learning_rate"]
+
+
 def base_seed_text(study: Study, args) -> str:
-    count = max(args.seeds, args.base_seeds or 0)
+    count = base_seed_count(args)
     if count == args.seeds:
         return ""
     return (f" (the base variant `{study.base}`: {', '.join(map(str, seed_list(count, args.first_seed)))}; "
@@ -308,7 +303,8 @@ def write_outputs(study: Study, out: Path, specs, summary, args, data_path: Path
         f"**Model.** {MODEL} (`properties/model/{MODEL}.yaml`) with each variant's overrides (listed below); "
         "the checkpoint with the best validation NDCG@10 is tested (`saved=True`), full ranking over all items.",
         "",
-        f"**Training budget (every variant).** max epochs {budget['epochs']}, early stopping after "
+        f"**Training budget (every variant).** max epochs {budget['epochs']}, learning rate "
+        f"{learning_rate(budget, args)}, early stopping after "
         f"{budget['stopping_step']} validations without improvement, validation every {budget['eval_step']} "
         f"epoch(s){'; extra settings ' + str(parse_overrides(args.overrides)) if args.overrides else ''}.",
         "",
@@ -365,8 +361,7 @@ def readme_section(study: Study, rows, timings, groups, variants, findings, budg
     timing = [c for c in columns if c[0] in ("train step [ms]", "Time (rel.)")] if (
         study.name == "triplet" or study.relative_time_to) else []
     seeds = f"{args.seeds} seed{'s' if args.seeds > 1 else ''}" + (
-        f", base variant `{study.base}` {max(args.seeds, args.base_seeds or 0)} seeds"
-        if max(args.seeds, args.base_seeds or 0) > args.seeds else "")
+        f", base variant `{study.base}` {base_seed_count(args)} seeds" if base_seed_count(args) > args.seeds else "")
     lines = [
         f"#### `{study.name}`: {study.title} ({study.paper_ref})",
         "",
@@ -374,7 +369,7 @@ def readme_section(study: Study, rows, timings, groups, variants, findings, budg
         "",
         f"Here: test metrics on `{'`, `'.join(dict.fromkeys(r['level'] for r in rows)) or '-'}` level data with a "
         f"window every {args.window_step} frames, {budget['epochs']} epochs at learning rate "
-        f"{(budget | parse_overrides(args.overrides))['learning_rate']}, {seeds}; compute {format_duration(summary.compute_seconds)}. "
+        f"{learning_rate(budget, args)}, {seeds}; compute {format_duration(summary.compute_seconds)}. "
         f"Full table, data and budget: [`results/ablations/{study.name}.md`](results/ablations/{study.name}.md); "
         f"regenerate: `{command}`.",
         "",

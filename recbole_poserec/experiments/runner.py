@@ -58,7 +58,7 @@ class RunSpec:
     config: dict = field(default_factory=dict)
     config_files: tuple[str, ...] = ()
     data_recipe: dict = field(default_factory=dict)  # how a derived dataset was built (e.g. item subset seed)
-    reuse_key: str = ""  # equal keys = the same run under another study's name (see find_reusable_in)
+    reuse_key: str = ""  # equivalence_key(...) set by the sweep; equal keys = the same run under another name
 
     @property
     def key(self) -> str:
@@ -67,18 +67,26 @@ class RunSpec:
 
     def fingerprint(self) -> str:
         """SHA-256 (16 hex digits) of what decides the numbers (paths excluded)."""
-        content = {
+        config = {k: v for k, v in self.config.items() if k not in ENVIRONMENT_KEYS}
+        return _digest(self._identity(config) | {"variant": self.variant})
+
+    def equivalence_key(self, defaults: dict) -> str:
+        """Like :meth:`fingerprint`, but without the row label and with overrides equal to the model's
+        ``defaults`` dropped: two studies' names for PoseRec as configured (``L=3``, ``K=4 w L_pro``, ...)
+        get the same key, so one can reuse the other's finished run (:func:`find_reusable_in`)."""
+        config = {k: v for k, v in self.config.items() if k not in defaults or defaults[k] != v}
+        return _digest(self._identity(config))
+
+    def _identity(self, config: dict) -> dict:
+        return {
             "model": self.model,
             "dataset": self.dataset,
             "level": self.level,
-            "variant": self.variant,
             "seed": self.seed,
-            "config": {k: v for k, v in sorted(self.config.items()) if k not in ENVIRONMENT_KEYS},
+            "config": dict(sorted(config.items())),
             "config_files": [Path(p).name for p in self.config_files],
             "data_recipe": dict(sorted(self.data_recipe.items())),
         }
-        text = json.dumps(content, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     def to_dict(self) -> dict:
         """The spec as stored with a result (config files relative to the repository when inside it)."""
@@ -95,6 +103,12 @@ class RunSpec:
             "checkpoint_dir": str(checkpoint_dir),
             "show_progress": False,
         }
+
+
+def _digest(content: dict) -> str:
+    """SHA-256 (16 hex digits) of ``content`` as canonical JSON."""
+    text = json.dumps(content, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def slug(text: str) -> str:
@@ -267,6 +281,7 @@ def find_reusable_in(root: str | os.PathLike) -> Callable[[RunSpec], dict | None
     def find(spec: RunSpec) -> dict | None:
         if not spec.reuse_key:
             return None
+        # Read afresh on every lookup: another study may be running beside this one and finish the run.
         for path in sorted(root.glob("*/*.json")):
             try:
                 result = json.loads(path.read_text(encoding="utf-8"))
