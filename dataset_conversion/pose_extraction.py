@@ -9,13 +9,16 @@ Frames without a detection are dropped. The result is a float32 (T, 33, 4) array
 
 :func:`extract_directory` runs that over every video of a folder with a process pool (one
 MediaPipe graph per worker, reset between videos), writes ``RAW/poses/<stem>.npy`` atomically,
-skips videos whose pose file already exists (resumable) and reports failures by name.
+skips videos whose pose file already exists (resumable) and reports failures by name. Workers
+ignore SIGINT: Ctrl-C reaches the parent, which stops the pool (a pose file being written is a
+temporary, removed by the next run, :mod:`.atomic`).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,7 +104,8 @@ def list_videos(videos_dir: str | os.PathLike) -> list[Path]:
     """Video files (by extension, case-insensitive) directly in ``videos_dir``, sorted by name."""
     videos_dir = Path(videos_dir)
     if not videos_dir.is_dir():
-        raise DataError(videos_dir, "videos directory not found")
+        raise DataError(videos_dir, "not a directory; expected the folder of videos" if videos_dir.exists()
+                        else "videos directory not found")  # fmt: skip
     return sorted(p for p in videos_dir.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
 
 
@@ -124,6 +128,11 @@ _WORKER_ESTIMATOR = None
 def _init_worker() -> None:
     global _WORKER_ESTIMATOR
     _WORKER_ESTIMATOR = create_pose_estimator()
+
+
+def _init_pool_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and terminates the pool
+    _init_worker()
 
 
 def _close_worker() -> None:
@@ -163,6 +172,9 @@ def extract_directory(
     stderr = stderr or sys.stderr
     poses_dir = Path(raw_dir) / POSES_DIR
     videos = list_videos(videos_dir)
+    for folder in (Path(raw_dir), poses_dir):
+        if folder.exists() and not folder.is_dir():
+            raise DataError(folder, "exists and is not a directory")
     report = ExtractionReport(written=[], skipped=[], failed={})
     jobs = []
     for video in videos:
@@ -173,7 +185,10 @@ def extract_directory(
             jobs.append((str(video), str(target)))
     if not jobs:
         return report
-    poses_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        poses_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(poses_dir, f"cannot create this directory ({err.strerror or err})") from None
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     bar = tqdm(total=len(jobs), desc="extracting poses", unit="video", disable=not progress, file=stderr)
 
@@ -194,7 +209,7 @@ def extract_directory(
             _close_worker()
     else:
         # spawn: a clean interpreter per worker (no forked MediaPipe/torch state)
-        with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+        with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_pool_worker) as pool:
             for result in pool.imap_unordered(_extract_one, jobs):
                 record(*result)
     bar.close()

@@ -3,6 +3,11 @@
 ``pose-obe`` (instance level, "Ins Rec") and ``pose-obe-cat`` (category level, "Cat Rec") are
 built under RecBole's ``data_path`` the first time they are asked for. The real Pose-OBE is not
 public; whatever is generated here is SYNTHETIC, and every run on it says so in its log.
+
+Nothing that this module did not create is ever replaced: ``<data_path>/raw-synthetic`` is generated only
+where it is missing or empty (an earlier synth output is used as it is), and ``<data_path>/<name>`` is
+written only where it is missing, empty or an earlier conversion of ``<name>``; anything else there is
+refused with a :class:`~dataset_conversion.errors.DataError` naming the directory.
 """
 
 from __future__ import annotations
@@ -26,16 +31,21 @@ def dataset_ready(data_root: str | os.PathLike, name: str) -> bool:
 def ensure_default_dataset(data_root: str | os.PathLike, name: str, logger: logging.Logger | None = None) -> bool:
     """Generate + convert ``name`` if it is a default dataset missing from ``data_root``.
 
-    Returns True if something was generated. Other datasets are left to the user.
+    Returns True if something was generated. Other datasets are left to the user. A directory in the way
+    that this function did not create raises :class:`~dataset_conversion.errors.DataError` (see above).
     """
     if name not in DEFAULT_DATASETS or dataset_ready(data_root, name):
         return False
+    from dataset_conversion.atomic import check_replaceable
     from dataset_conversion.convert import convert_raw_dataset
+    from dataset_conversion.dataset_names import written_by_convert
     from dataset_conversion.synth import generate_raw_dataset
+    from dataset_conversion.synth.generate import is_synth_output
 
     log = logger or logging.getLogger(__name__)
+    check_replaceable(Path(data_root) / name, written_by_convert(name))  # refuse before generating anything
     raw_dir = Path(data_root) / RAW_DIR_NAME
-    if not (raw_dir / "SYNTHETIC.json").is_file():
+    if not is_synth_output(raw_dir):  # refused (DataError) if raw_dir holds files that are not synth output
         log.warning(f"No '{name}' under {data_root}: generating the SYNTHETIC stand-in for Pose-OBE "
                     f"(seed {DEFAULT_SYNTH_SEED}) into {raw_dir}")
         generate_raw_dataset(raw_dir, seed=DEFAULT_SYNTH_SEED)

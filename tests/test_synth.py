@@ -189,11 +189,17 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path, raw):
 
 
 def test_existing_directory_is_replaced_and_bad_arguments_leave_it_alone(tmp_path):
+    from dataset_conversion.errors import DataError
+
     target = tmp_path / "raw"
     target.mkdir()
     (target / "stale.txt").write_text("old")
-    generate_raw_dataset(target, seed=3, n_videos=2, n_items=60)
+    with pytest.raises(DataError, match="not written by this command"):  # not ours: kept unless force
+        generate_raw_dataset(target, seed=3, n_videos=2, n_items=60)
+    assert [p.name for p in target.iterdir()] == ["stale.txt"]
+    generate_raw_dataset(target, seed=3, n_videos=2, n_items=60, force=True)
     assert not (target / "stale.txt").exists() and (target / "videos.csv").exists()
+    generate_raw_dataset(target, seed=4, n_videos=2, n_items=60)  # an earlier synth output: replaced
     before = (target / "annotations.csv").read_bytes()
     with pytest.raises(ValueError):
         generate_raw_dataset(target, seed=3, n_videos=0, n_items=60)

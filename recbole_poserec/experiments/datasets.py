@@ -135,7 +135,7 @@ def subset_items_raw(raw_dir, out_dir, fraction: float, seed: int = ITEM_SUBSET_
         "dropped_videos": dropped_videos,
         "annotations": int(len(annotations)),
     }
-    with atomic_directory(out_dir) as tmp:
+    with atomic_directory(out_dir, replaces=lambda folder: (folder / DERIVED_FILE).is_file()) as tmp:
         videos.to_csv(tmp / VIDEOS_FILE, index=False, lineterminator="\n")
         items.to_csv(tmp / ITEMS_FILE, index=False, lineterminator="\n")
         annotations.to_csv(tmp / ANNOTATIONS_FILE, index=False, lineterminator="\n")
