@@ -1,7 +1,9 @@
 """Category-level items (the paper's "Cat Rec"): items that share a ``name`` become one item.
 
 * Category id: a slug of the name (lower case, runs of non-word characters -> ``_``); a name whose
-  slug is empty gets ``c<NNNN>``, and slugs that collide get ``_2``, ``_3``, ... in name order.
+  slug is empty, or one RecBole would not read back as written (a missing-value word such as ``nan``
+  or ``null``: the rule of :mod:`dataset_conversion.recbole_tokens`), gets ``c<NNNN>`` (its number in
+  sorted-name order), and ids that collide get ``_2``, ``_3``, ... in name order.
 * ``name`` is kept; ``group`` is the most common group of the merged instances (ties: the order of
   :data:`~dataset_conversion.layout.GROUPS`).
 * Each factor embedding of a category is the mean of that factor's embeddings over its instances
@@ -19,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .layout import GROUPS
+from .recbole_tokens import misread
 
 
 @dataclass
@@ -43,8 +46,11 @@ def category_ids(names: list[str]) -> dict[str, str]:
     """A unique, file-safe id for each distinct name, assigned in sorted-name order."""
     ids: dict[str, str] = {}
     used: set[str] = set()
-    for number, name in enumerate(sorted(set(names)), start=1):
-        base = slugify(name) or f"c{number:04d}"
+    ordered = sorted(set(names))
+    slugs = [slugify(name) for name in ordered]
+    unreadable = misread(slugs)
+    for number, (name, slug, bad) in enumerate(zip(ordered, slugs, unreadable), start=1):
+        base = f"c{number:04d}" if bad or not slug else slug
         candidate, suffix = base, 2
         while candidate in used:
             candidate, suffix = f"{base}_{suffix}", suffix + 1

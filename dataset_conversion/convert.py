@@ -23,6 +23,21 @@ Output ``<out>/<name>/`` (written to a temporary sibling and renamed, so an erro
 ``<name>.meta.json``
     Provenance: level, windowing, split, text encoder, pose layout, PCA, counts, synthetic or not.
 
+What is written (the last line of defence behind :mod:`.raw_reader`'s checks)
+    * No number that is not finite: every pose, ``pose_pca``, embedding, ``factors_pca`` and score
+      value is checked just before it is formatted; otherwise a one-line :class:`DataError` names
+      the output file, the row and the field, and nothing is written.
+    * Token cells (``window_id``, ``video_id``, ``item_id``, ``name``, ``group``) are cells RecBole
+      reads back exactly (:mod:`.recbole_tokens`): written as they are, a name CSV-quoted where only
+      quoting makes it read back; a value no cell can carry is a one-line :class:`DataError`.
+
+Memory is bounded by the input's size, not by what is formatted
+    The windows are cut from memory-mapped pose files into one preallocated float32 array (about
+    twice the pose data for step = window / 2). The pose PCA accumulates its mean and covariance over
+    chunks of rows, and applies itself chunk by chunk. The ``.user`` file is formatted and written a
+    chunk of rows at a time, once; ``--level both`` copies it for the second level. ``.item`` rows
+    are formatted a chunk of items at a time. The bytes are those of formatting everything at once.
+
 Split protocols
     ``video`` (default): videos are split 6:2:2 with ``seed``, stratified by subcategory, and all
     windows of a video follow it. Stratification (:func:`stratified_split`): each subcategory gets
@@ -36,6 +51,7 @@ Split protocols
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,8 +78,9 @@ from .layout import (
     VIDEO_FIELD,
 )
 from .raw_reader import RawDataset, read_raw_dataset
+from .recbole_tokens import token_cells
 from .text_encoder import TextEncoder
-from .windows import cut_windows
+from .windows import window_chunks, window_starts
 
 LEVELS = ("instance", "category")
 SPLIT_PROTOCOLS = ("video", "window")
@@ -78,6 +95,10 @@ POSE_PCA_FIELD = "pose_pca"
 FACTORS_PCA_FIELD = "factors_pca"
 SYNTHETIC_FILE = "SYNTHETIC.json"
 FORMAT_VERSION = 1
+WINDOW_CHUNK = 4096  # windows cut from a pose file at a time
+PCA_CHUNK_ROWS = 4096  # rows cast to float64 at a time by the PCA
+USER_CHUNK_ROWS = 1024  # .user rows formatted at a time (a row is 1,320 numbers)
+ITEM_CHUNK_ROWS = 256  # .item rows formatted at a time (a row is 10 sequences of embeddings)
 
 
 # ------------------------------------------------------------------------------------------ splits
@@ -150,19 +171,26 @@ class WindowTable:
 
 
 def build_windows(raw: RawDataset, window: int, step: int, progress: bool = False) -> WindowTable:
-    """Cut every video's pose sequence into windows (the authors' rule, :mod:`.windows`)."""
+    """Cut every video's pose sequence into windows (the authors' rule, :mod:`.windows`).
+
+    The windows go straight from each memory-mapped pose file into one preallocated float32 array.
+    """
     from tqdm.auto import tqdm
 
-    per_video, video_ids, starts = [], [], []
-    for video_id in tqdm(raw.videos["video_id"], desc="cutting windows", unit="video", disable=not progress):
-        cut = cut_windows(raw.load_pose(video_id), window, step)
-        per_video.append(cut.reshape(len(cut), -1))
-        video_ids.append(np.full(len(cut), video_id, dtype=object))
-        starts.append(np.arange(len(cut)) * step)
-    video_ids = np.concatenate(video_ids)
-    starts = np.concatenate(starts)
+    video_order = raw.videos["video_id"].tolist()
+    counts = [len(window_starts(raw.n_frames[v], window, step)) for v in video_order]
+    width = window * NUM_LANDMARKS * NUM_CHANNELS
+    poses = np.empty((sum(counts), width), dtype=np.float32)
+    video_ids = np.repeat(np.array(video_order, dtype=object), counts)
+    starts = np.concatenate([np.arange(n) * step for n in counts]) if counts else np.zeros(0, dtype=int)
+    row = 0
+    for video_id, n_windows in tqdm(list(zip(video_order, counts)), desc="cutting windows", unit="video",
+                                    disable=not progress):
+        for first, cut in window_chunks(raw.open_pose(video_id), window, step, WINDOW_CHUNK):
+            poses[row + first : row + first + len(cut)] = cut.reshape(len(cut), width)
+        row += n_windows
     window_ids = np.char.add(video_ids.astype(str), np.char.add("_w", np.char.zfill(starts.astype(str), 5)))
-    return WindowTable(window_ids.astype(object), video_ids, starts, np.concatenate(per_video))
+    return WindowTable(window_ids.astype(object), video_ids, starts, poses)
 
 
 def assign_splits(raw: RawDataset, windows: WindowTable, protocol: str, seed: int) -> None:
@@ -180,45 +208,70 @@ def assign_splits(raw: RawDataset, windows: WindowTable, protocol: str, seed: in
 # --------------------------------------------------------------------------------------------- PCA
 
 
-def principal_axes(fit_rows: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Mean, top principal axes (d, k), their variances and the total variance of ``fit_rows``.
+def _row_chunks(rows: np.ndarray, index: np.ndarray):
+    """``rows[index]`` as float64, :data:`PCA_CHUNK_ROWS` rows at a time."""
+    for start in range(0, len(index), PCA_CHUNK_ROWS):
+        yield rows[index[start : start + PCA_CHUNK_ROWS]].astype(np.float64)
+
+
+def principal_axes(
+    rows: np.ndarray, n_components: int, fit_index: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Mean, top principal axes (d, k), their variances and the total variance of ``rows[fit_index]``.
 
     An exact PCA through a symmetric eigendecomposition (of the d x d covariance when there are more
     rows than columns, else of the n x n Gram matrix): much faster than a full SVD here and
     deterministic. Each axis's sign is fixed so that its largest-magnitude loading is positive.
+    With more rows than columns, the mean (a row-by-row sum, as numpy's) and the covariance are
+    accumulated over chunks of rows, so memory stays at d x d plus one chunk; with fewer, the rows
+    (fewer than d) are taken at once.
     """
-    rows = fit_rows.astype(np.float64)
-    mean = rows.mean(axis=0)
-    centred = rows - mean
-    n, d = centred.shape
+    fit_index = np.arange(len(rows)) if fit_index is None else np.asarray(fit_index)
+    n, d = len(fit_index), rows.shape[1]
     if n >= d:
-        eigenvalues, vectors = np.linalg.eigh(centred.T @ centred)
+        total_sum = np.zeros(d, dtype=np.float64)
+        for chunk in _row_chunks(rows, fit_index):
+            total_sum = np.add.reduce(np.concatenate([total_sum[None], chunk]), axis=0)
+        mean = total_sum / n
+        scatter = np.zeros((d, d), dtype=np.float64)
+        for chunk in _row_chunks(rows, fit_index):
+            chunk -= mean
+            scatter += chunk.T @ chunk
+        eigenvalues, vectors = np.linalg.eigh(scatter)
         order = np.argsort(eigenvalues)[::-1][:n_components]
         axes, eigenvalues = vectors[:, order], eigenvalues[order]
+        total = float(np.trace(scatter) / n)
     else:
+        centred = rows[fit_index].astype(np.float64)
+        mean = centred.mean(axis=0)
+        centred -= mean
         eigenvalues, vectors = np.linalg.eigh(centred @ centred.T)
         order = np.argsort(eigenvalues)[::-1][:n_components]
         eigenvalues = np.clip(eigenvalues[order], 0.0, None)
         axes = centred.T @ vectors[:, order]
         axes /= np.maximum(np.linalg.norm(axes, axis=0), 1e-300)
+        total = float((centred**2).sum() / n)
     signs = np.sign(axes[np.abs(axes).argmax(axis=0), np.arange(axes.shape[1])])
     axes *= np.where(signs == 0, 1.0, signs)
     variances = np.clip(eigenvalues, 0.0, None) / n
-    total = float((centred**2).sum() / n)
     return mean, axes, variances, total
 
 
-def standardized_pca(fit_rows: np.ndarray, all_rows: np.ndarray, dim: int) -> tuple[np.ndarray, dict]:
-    """PCA fitted on ``fit_rows``, applied to ``all_rows``, each component divided by its fit-set std.
+def standardized_pca(rows: np.ndarray, dim: int, fit_index: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+    """PCA fitted on ``rows[fit_index]`` (default: all rows), applied to every row chunk by chunk, each
+    component divided by its fit-set std.
 
     The number of components is ``min(dim, n_fit_rows - 1, n_columns)`` (centring leaves no more
     directions); a component without variance becomes all zeros.
     """
-    n_components = int(max(1, min(dim, fit_rows.shape[0] - 1, fit_rows.shape[1])))
-    mean, axes, variances, total = principal_axes(fit_rows, n_components)
+    n_fit = len(rows) if fit_index is None else len(fit_index)
+    n_components = int(max(1, min(dim, n_fit - 1, rows.shape[1])))
+    mean, axes, variances, total = principal_axes(rows, n_components, fit_index)
     scale = np.sqrt(variances)
     scale[scale <= 1e-9 * max(scale.max(), 1e-300)] = np.inf
-    transformed = (((all_rows.astype(np.float64) - mean) @ axes) / scale).astype(np.float32)
+    transformed = np.empty((len(rows), n_components), dtype=np.float32)
+    for start, chunk in zip(range(0, len(rows), PCA_CHUNK_ROWS), _row_chunks(rows, np.arange(len(rows)))):
+        transformed[start : start + len(chunk)] = ((chunk - mean) @ axes) / scale
     info = {
         "method": "exact PCA (eigendecomposition, deterministic signs); each component divided by "
         "its std on the fitted rows",
@@ -253,21 +306,78 @@ def instance_items(raw: RawDataset, embeddings: np.ndarray) -> ItemTable:
 # ------------------------------------------------------------------------------------- formatting
 
 
-def format_float_rows(rows: np.ndarray, fmt: str, progress_desc: str | None = None) -> list[str]:
-    """Each row of a 2-D array as space-separated numbers (a RecBole ``float_seq`` cell)."""
+def require_finite(rows: np.ndarray, path: Path, field_name: str, first_row: int = 0) -> None:
+    """Raise a one-line :class:`DataError` (output file, 1-based data row, field) at the first NaN or inf."""
+    rows = np.asarray(rows)
+    bad = ~np.isfinite(rows.reshape(len(rows), -1)).all(axis=1)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise DataError(path, "would hold a value that is not a finite number (NaN or inf); nothing is written",
+                        row=first_row + row + 1, field=field_name)
+
+
+def format_float_rows(rows: np.ndarray, fmt: str, path: Path, field_name: str, first_row: int = 0) -> list[str]:
+    """Each row of a 2-D array as space-separated numbers (a RecBole ``float_seq`` cell), after
+    :func:`require_finite`; ``first_row`` (0-based) places ``rows`` in the file for the message."""
+    require_finite(rows, path, field_name, first_row)
+    row_format = " ".join([fmt] * rows.shape[1])
+    return [row_format % tuple(v) for v in rows.astype(np.float64).tolist()]
+
+
+def token_column(values, path: Path, field_name: str) -> list[str]:
+    """Cells RecBole reads back as ``values`` (:func:`.recbole_tokens.token_cells`), or a one-line
+    :class:`DataError` naming the first value no cell can carry."""
+    cells, unrepresentable = token_cells(list(values))
+    if unrepresentable.any():
+        row = int(np.argmax(unrepresentable))
+        raise DataError(path, f"'{cells[row]}' would be read back by RecBole as a missing value; nothing is written",
+                        row=row + 1, field=field_name)
+    return cells
+
+
+def write_user_file(path: Path, windows: WindowTable, pose_pca: np.ndarray, progress: bool = False) -> None:
+    """``.user``: header, then one row per window, formatted and written :data:`USER_CHUNK_ROWS` at a time."""
     from tqdm.auto import tqdm
 
-    row_format = " ".join([fmt] * rows.shape[1])
-    values = rows.astype(np.float64).tolist()
-    rows_iter = tqdm(values, desc=progress_desc, unit="row", disable=progress_desc is None, leave=False)
-    return [row_format % tuple(v) for v in rows_iter]
+    header = [f"{USER_FIELD}:token", f"{VIDEO_FIELD}:token", f"{POSE_FIELD}:float_seq", f"{POSE_PCA_FIELD}:float_seq"]
+    window_cells = token_column(windows.window_ids, path, USER_FIELD)
+    video_cells = token_column(windows.video_ids, path, VIDEO_FIELD)
+    n_rows = len(window_cells)
+    with open(path, "w", encoding="utf-8", newline="\n") as handle, tqdm(
+        total=n_rows, desc="formatting poses", unit="row", disable=not progress, leave=False
+    ) as bar:
+        handle.write("\t".join(header) + "\n")
+        for start in range(0, n_rows, USER_CHUNK_ROWS):
+            stop = min(start + USER_CHUNK_ROWS, n_rows)
+            pose = format_float_rows(windows.poses[start:stop], POSE_FORMAT, path, POSE_FIELD, start)
+            pca = format_float_rows(pose_pca[start:stop], POSE_FORMAT, path, POSE_PCA_FIELD, start)
+            handle.writelines(
+                f"{w}\t{v}\t{p}\t{q}\n"
+                for w, v, p, q in zip(window_cells[start:stop], video_cells[start:stop], pose, pca)
+            )
+            bar.update(stop - start)
 
 
-def write_table(path: Path, header: list[str], columns: list) -> None:
-    """Tab-separated file with a typed RecBole header; ``columns`` are equal-length string sequences."""
+def write_item_file(path: Path, items: ItemTable, factors_pca: np.ndarray) -> None:
+    """``.item``: header, then one row per item, formatted and written :data:`ITEM_CHUNK_ROWS` at a time."""
+    header = [f"{ITEM_FIELD}:token", f"{ITEM_NAME_FIELD}:token", f"{ITEM_GROUP_FIELD}:token"]
+    header += [f"{f}:float_seq" for f in FACTOR_FIELDS] + [f"{FACTORS_PCA_FIELD}:float_seq"]
+    tokens = [
+        token_column(items.item_ids, path, ITEM_FIELD),
+        token_column(items.names, path, ITEM_NAME_FIELD),
+        token_column(items.groups, path, ITEM_GROUP_FIELD),
+    ]
     with open(path, "w", encoding="utf-8", newline="\n") as handle:
         handle.write("\t".join(header) + "\n")
-        handle.writelines("\t".join(cells) + "\n" for cells in zip(*columns))
+        for start in range(0, len(items), ITEM_CHUNK_ROWS):
+            stop = min(start + ITEM_CHUNK_ROWS, len(items))
+            floats = [
+                format_float_rows(items.factor_embeddings[start:stop, k], EMBEDDING_FORMAT, path, field_name, start)
+                for k, field_name in enumerate(FACTOR_FIELDS)
+            ]
+            floats.append(format_float_rows(factors_pca[start:stop], EMBEDDING_FORMAT, path, FACTORS_PCA_FIELD, start))
+            columns = [column[start:stop] for column in tokens] + floats
+            handle.writelines("\t".join(cells) + "\n" for cells in zip(*columns))
 
 
 def interactions(annotations: pd.DataFrame, windows: WindowTable) -> pd.DataFrame:
@@ -306,18 +416,14 @@ class PreparedData:
     pca_dim: int
     synthetic: dict | None
     progress: bool
-    _user_lines: list[str] | None = None
+    user_file: Path | None = None  # a ``.user`` file already written from this data (the levels share it)
 
-    def user_lines(self) -> list[str]:
-        """Formatted ``.user`` rows (computed once, shared by both levels)."""
-        if self._user_lines is None:
-            pose = format_float_rows(self.windows.poses, POSE_FORMAT, "formatting poses" if self.progress else None)
-            pca = format_float_rows(self.pose_pca, POSE_FORMAT)
-            self._user_lines = [
-                f"{w}\t{v}\t{p}\t{q}\n"
-                for w, v, p, q in zip(self.windows.window_ids, self.windows.video_ids, pose, pca)
-            ]
-        return self._user_lines
+    def write_user_file(self, path: Path) -> None:
+        """``.user`` at ``path``: a copy of :attr:`user_file` when there is one, else formatted anew."""
+        if self.user_file is not None and self.user_file.is_file():
+            shutil.copyfile(self.user_file, path)
+        else:
+            write_user_file(path, self.windows, self.pose_pca, self.progress)
 
 
 def read_synthetic_provenance(raw_dir: Path) -> dict | None:
@@ -360,8 +466,8 @@ def prepare(
     encoder = make_encoder(text_encoder, cache_dir, progress)
     windows = build_windows(raw, window, step, progress)
     assign_splits(raw, windows, split_protocol, seed)
-    train = windows.split == SPLITS[0]
-    pose_pca, pose_pca_info = standardized_pca(windows.poses[train], windows.poses, pca_dim)
+    train = np.flatnonzero(windows.split == SPLITS[0])
+    pose_pca, pose_pca_info = standardized_pca(windows.poses, pca_dim, fit_index=train)
     pose_pca_info["fitted_on"] = "train split windows only"
     embeddings = encode_item_factors(raw.items, encoder)
     return PreparedData(
@@ -442,43 +548,24 @@ def write_level(prepared: PreparedData, out_dir, name: str, level: str = "instan
     if level == "category":
         items, item_to_category = merge_items_by_name(items)
         annotations = merge_annotations(annotations, item_to_category)
+    for k, field_name in enumerate(FACTOR_FIELDS):  # before the PCA, which a NaN would spread to every item
+        require_finite(items.factor_embeddings[:, k], Path(out_dir) / name / f"{name}.item", field_name)
     flat_factors = items.factor_embeddings.reshape(len(items), -1)
-    factors_pca, factors_pca_info = standardized_pca(flat_factors, flat_factors, prepared.pca_dim)
+    factors_pca, factors_pca_info = standardized_pca(flat_factors, prepared.pca_dim)
     factors_pca_info["fitted_on"] = "all items (items are shared by every split)"
     inter = interactions(annotations, prepared.windows)
 
-    final_dir = Path(out_dir) / name
-    with atomic_directory(final_dir) as tmp:
-        user_header = [
-            f"{USER_FIELD}:token",
-            f"{VIDEO_FIELD}:token",
-            f"{POSE_FIELD}:float_seq",
-            f"{POSE_PCA_FIELD}:float_seq",
-        ]
-        with open(tmp / f"{name}.user", "w", encoding="utf-8", newline="\n") as handle:
-            handle.write("\t".join(user_header) + "\n")
-            handle.writelines(prepared.user_lines())
+    from .dataset_names import check_dataset_name, written_by_convert
 
-        item_header = [f"{ITEM_FIELD}:token", f"{ITEM_NAME_FIELD}:token", f"{ITEM_GROUP_FIELD}:token"]
-        item_header += [f"{f}:float_seq" for f in FACTOR_FIELDS] + [f"{FACTORS_PCA_FIELD}:float_seq"]
-        factor_columns = [
-            format_float_rows(items.factor_embeddings[:, k], EMBEDDING_FORMAT) for k in range(len(FACTORS))
-        ]
-        write_table(
-            tmp / f"{name}.item",
-            item_header,
-            [
-                items.item_ids,
-                items.names,
-                items.groups,
-                *factor_columns,
-                format_float_rows(factors_pca, EMBEDDING_FORMAT),
-            ],
-        )
+    final_dir = Path(out_dir) / check_dataset_name(name)
+    with atomic_directory(final_dir, replaces=written_by_convert(name)) as tmp:
+        prepared.write_user_file(tmp / f"{name}.user")
+        write_item_file(tmp / f"{name}.item", items, factors_pca)
 
         inter_header = [f"{USER_FIELD}:token", f"{ITEM_FIELD}:token", f"{SCORE_FIELD}:float", f"{LABEL_FIELD}:float"]
         for split in SPLITS:
             rows = inter[inter["split"] == split]
+            require_finite(rows[SCORE_FIELD].to_numpy(), tmp / f"{name}.{split}.inter", SCORE_FIELD)
             with open(tmp / f"{name}.{split}.inter", "w", encoding="utf-8", newline="\n") as handle:
                 handle.write("\t".join(inter_header) + "\n")
                 rows[[USER_FIELD, ITEM_FIELD, SCORE_FIELD, LABEL_FIELD]].to_csv(
@@ -488,6 +575,7 @@ def write_level(prepared: PreparedData, out_dir, name: str, level: str = "instan
         _write_videos_tsv(tmp / f"{name}.videos.tsv", prepared)
         meta = _meta(prepared, name, level, items, inter, factors_pca_info)
         (tmp / f"{name}.meta.json").write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    prepared.user_file = final_dir / f"{name}.user"
     return final_dir
 
 
@@ -554,8 +642,11 @@ def convert_both_levels(
 ) -> tuple[Path, Path]:
     """Instance level into ``<out>/<name>`` and category level into ``<out>/<cat_name>`` (default
     ``<name>-cat``), sharing the windows, the split, the pose PCA and the formatted ``.user`` file."""
+    from .dataset_names import category_dataset_name
+
+    cat_name = category_dataset_name(name, cat_name)  # default <name>-cat; both names checked, distinct
     prepared = prepare(raw_dir, window, step, seed, text_encoder, pca_dim, split_protocol, cache_dir, progress)
     instance_dir = write_level(prepared, out_dir, name, "instance")
-    category_dir = write_level(prepared, out_dir, cat_name or f"{name}-cat", "category")
+    category_dir = write_level(prepared, out_dir, cat_name, "category")
     return instance_dir, category_dir
 

@@ -6,13 +6,29 @@ reported as a one-line :class:`~dataset_conversion.errors.DataError` naming the 
 
 * a CSV file that is empty, has no data rows, or lacks a required column (item factors included);
 * an empty id / name / category, an unknown item ``group``;
+* a video or item id with whitespace or a path separator (ids become file names and tab-separated
+  cells), or one that RecBole would not read back as written (below);
+* an item name that no atomic-file cell can carry (below);
 * a duplicate video id, item id or (video, item) annotation;
 * an annotation naming an unknown video or item, a score that is not a number or outside [-1, 1];
 * a video without any annotated item;
-* a missing or unreadable pose file, a pose array that is not float (T, 33, 4), NaN or inf in it,
-  or fewer than ``window + 1`` frames (the windowing rule in :mod:`dataset_conversion.windows`).
+* a missing or unreadable pose file, a pose array that is not float (T, 33, 4), a value that is NaN
+  or infinite once cast to float32 (1e300 in a float64 file; the one rule of
+  :mod:`dataset_conversion.pose_values`, message naming frame, landmark and channel), or fewer than
+  ``window + 1`` frames (the windowing rule in :mod:`dataset_conversion.windows`).
 
-Pose files are validated one at a time through a memory map, so the whole set is never in memory.
+Values RecBole must read back (the rule of :mod:`dataset_conversion.recbole_tokens`, asked of pandas):
+
+* ids (``video_id``, ``item_id``) are rejected unless the id, written as it is, reads back unchanged:
+  pandas' missing-value words (``NA``, ``null``, ``nan``, ``None``, ...) and a leading ``"`` are
+  refused. Ids are keys shared by several files and name pose files, so they are never quoted or
+  rewritten; window ids (``<video_id>_w<start>``) read back whenever their video id does.
+* item names are written CSV-quoted where only quoting makes them read back (``"Pro" racket`` is
+  fine); a name that reads as missing even when quoted (``NA``, ``null``, ...) is rejected.
+* ``group`` is one of a fixed vocabulary, all of which read back.
+
+Pose files are validated one at a time through a memory map and in chunks, so neither the whole set
+nor one whole cast copy of a file is ever in memory.
 """
 
 from __future__ import annotations
@@ -39,6 +55,8 @@ from .layout import (
     VIDEO_COLUMNS,
     VIDEOS_FILE,
 )
+from .pose_values import as_finite_float32, check_finite_float
+from .recbole_tokens import misread, token_cells
 from .windows import window_starts
 
 SCORE_RANGE = (-1.0, 1.0)
@@ -67,6 +85,10 @@ class RawDataset:
     def load_pose(self, video_id: str) -> np.ndarray:
         """The (T, 33, 4) float32 pose sequence of ``video_id`` (validated again on load)."""
         return load_pose(self.pose_path(video_id))
+
+    def open_pose(self, video_id: str) -> np.ndarray:
+        """The pose sequence of ``video_id``, memory-mapped in its stored dtype (validated again on open)."""
+        return open_pose(self.pose_path(video_id))
 
 
 def pose_path(raw_dir: str | os.PathLike, video_id: str) -> Path:
@@ -142,9 +164,22 @@ def _require_unique(path: Path, frame: pd.DataFrame, columns: list[str], what: s
 
 
 def _require_file_safe_ids(path: Path, frame: pd.DataFrame, column: str) -> None:
-    """Ids end up in file names and tab-separated files: no path separators or whitespace."""
+    """Ids end up in file names and tab-separated files: no path separators or whitespace, and
+    RecBole must read each one back unchanged from an atomic file."""
     bad = frame[column].str.contains(r"[\s/\\]", regex=True).to_numpy()
     _fail_at_first(path, bad, column, lambda _: "id contains whitespace or a path separator")
+    _fail_at_first(path, misread(frame[column].tolist()), column, lambda i: (
+        f"id '{frame.at[i, column]}' would not be read back as written by RecBole (pandas reads it as a "
+        "missing value or a quoted field); ids may not be a missing-value word such as NA, null or nan, "
+        "nor start with '\"'"))
+
+
+def _require_recbole_names(path: Path, frame: pd.DataFrame, column: str) -> None:
+    """Names are quoted where that makes them read back; a name read as missing even quoted is refused."""
+    _, unrepresentable = token_cells(frame[column].tolist())
+    _fail_at_first(path, unrepresentable, column, lambda i: (
+        f"name '{frame.at[i, column]}' would be read by RecBole (pandas) as a missing value, quoted or not; "
+        "choose another name"))
 
 
 def _read_videos(path: Path) -> pd.DataFrame:
@@ -165,6 +200,7 @@ def _read_items(path: Path) -> pd.DataFrame:
     # Factor texts go into a tab-separated world later: fold any whitespace run into one space.
     for column in ITEM_COLUMNS[1:]:
         frame[column] = frame[column].str.split().str.join(" ")
+    _require_recbole_names(path, frame, "name")
     return frame[list(ITEM_COLUMNS)]
 
 
@@ -201,19 +237,15 @@ def _open_pose_array(path: Path, mmap: bool) -> np.ndarray:
     return array
 
 
+POSE_AXES = ("frame", "landmark", "channel")
+
+
 def _check_pose_array(path: Path, array: np.ndarray) -> None:
+    """Shape (T, 33, 4), a float dtype, finite after the cast to float32 (checked in chunks)."""
     expected = f"(T, {NUM_LANDMARKS}, {NUM_CHANNELS})"
     if array.ndim != 3 or array.shape[1:] != (NUM_LANDMARKS, NUM_CHANNELS):
         raise DataError(path, f"pose array has shape {tuple(array.shape)}, expected {expected}")
-    if not np.issubdtype(array.dtype, np.floating):
-        raise DataError(path, f"pose array has dtype {array.dtype}, expected float32 {expected}")
-    finite = np.isfinite(array)
-    if not finite.all():
-        frame, landmark, channel = np.argwhere(~finite)[0]
-        raise DataError(
-            path,
-            f"pose contains NaN or inf (first at frame {frame}, landmark {landmark}, channel {channel})",
-        )
+    check_finite_float(path, array, "pose", POSE_AXES)
 
 
 def validate_pose_file(path: Path, window: int = DEFAULT_WINDOW, step: int = DEFAULT_STEP) -> int:
@@ -230,9 +262,17 @@ def validate_pose_file(path: Path, window: int = DEFAULT_WINDOW, step: int = DEF
     return n_frames
 
 
+def open_pose(path: str | os.PathLike) -> np.ndarray:
+    """One checked (T, 33, 4) pose file, memory-mapped, in its stored float dtype."""
+    path = Path(path)
+    array = _open_pose_array(path, mmap=True)
+    _check_pose_array(path, array)
+    return array
+
+
 def load_pose(path: str | os.PathLike) -> np.ndarray:
     """Load and check one (T, 33, 4) pose file as float32."""
     path = Path(path)
     array = _open_pose_array(path, mmap=False)
     _check_pose_array(path, array)
-    return np.ascontiguousarray(array, dtype=np.float32)
+    return as_finite_float32(path, array, "pose", POSE_AXES)

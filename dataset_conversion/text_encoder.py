@@ -13,6 +13,12 @@
   The cache dir is the constructor's ``cache_dir``, else ``$RECBOLE_POSEREC_CACHE/text-embeddings``,
   else ``~/.cache/recbole_poserec/text-embeddings``. Only unique uncached texts are encoded and the
   cache file is replaced atomically, so re-converting a dataset does not run the model at all.
+* Cache format: ``text_bytes`` (uint8, the sorted texts' UTF-8 bytes one after another),
+  ``text_offsets`` (int64, n + 1 offsets into it) and ``embeddings`` (float32, n x hidden), read with
+  ``allow_pickle=False``. Texts are not padded to the longest, so the file stays the size of its
+  contents (one long description no longer multiplies it). A cache of the first format (``texts``, a
+  padded unicode array) is still read, and rewritten in this format; an unreadable or inconsistent
+  cache is only a cache: it is rebuilt.
 """
 
 from __future__ import annotations
@@ -154,11 +160,12 @@ class TextEncoder:
         """Embeddings of ``texts`` as a float32 (len(texts), hidden_size) array, through the cache."""
         texts = [str(t) for t in texts]
         unique = sorted(set(texts))
-        cached = self._read_cache()
+        cached, outdated = self._read_cache()
         missing = [t for t in unique if t not in cached]
         if missing:
             fresh = self._encode_uncached(missing)
             cached.update(zip(missing, fresh))
+        if missing or outdated:
             self._write_cache(cached)
         if not texts:
             return np.zeros((0, self.hidden_size), dtype=np.float32)
@@ -194,23 +201,32 @@ class TextEncoder:
 
     # ------------------------------------------------------------------------------------- cache
 
-    def _read_cache(self) -> dict[str, np.ndarray]:
+    def _read_cache(self) -> tuple[dict[str, np.ndarray], bool]:
+        """The cached ``{text: embedding}`` and whether the file should be rewritten (first format)."""
         if not self.cache_path.is_file():
-            return {}
+            return {}, False
         try:
             with np.load(self.cache_path, allow_pickle=False) as data:
-                texts, embeddings = data["texts"], data["embeddings"]
-        except (OSError, ValueError, KeyError, EOFError):
-            return {}  # a corrupt cache is only a cache: rebuild it
+                embeddings = data["embeddings"]
+                if "text_bytes" in data.files:
+                    texts, outdated = _unpack_texts(data["text_bytes"], data["text_offsets"]), False
+                else:
+                    texts, outdated = data["texts"].tolist(), True
+        except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError):
+            return {}, False  # a corrupt cache is only a cache: rebuild it
         if embeddings.ndim != 2 or embeddings.shape[1] != self.hidden_size or len(texts) != len(embeddings):
-            return {}
-        return dict(zip(texts.tolist(), embeddings))
+            return {}, False
+        return dict(zip(texts, embeddings)), outdated
 
     def _write_cache(self, entries: dict[str, np.ndarray]) -> None:
         texts = sorted(entries)
-        embeddings = np.stack([entries[t] for t in texts]).astype(np.float32)
+        if texts:
+            embeddings = np.stack([entries[t] for t in texts]).astype(np.float32)
+        else:
+            embeddings = np.zeros((0, self.hidden_size), dtype=np.float32)
+        text_bytes, text_offsets = _pack_texts(texts)
         with atomic_file(self.cache_path, "wb") as handle:
-            np.savez(handle, texts=np.array(texts, dtype=str), embeddings=embeddings)
+            np.savez(handle, text_bytes=text_bytes, text_offsets=text_offsets, embeddings=embeddings)
 
     def describe(self) -> dict:
         """Provenance for meta files."""
@@ -222,6 +238,25 @@ class TextEncoder:
             "max_length": self.max_length,
             "library": "transformers AutoTokenizer/AutoModel, local_files_only",
         }
+
+
+def _pack_texts(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The texts' UTF-8 bytes one after another (uint8) and the n + 1 offsets of their boundaries."""
+    encoded = [t.encode("utf-8") for t in texts]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
+
+
+def _unpack_texts(text_bytes: np.ndarray, text_offsets: np.ndarray) -> list[str]:
+    """Inverse of :func:`_pack_texts`; ValueError if the offsets do not cut the bytes into texts."""
+    offsets = np.asarray(text_offsets)
+    if (text_bytes.dtype != np.uint8 or text_bytes.ndim != 1 or offsets.ndim != 1 or len(offsets) < 1
+            or offsets.dtype.kind not in "iu" or offsets[0] != 0 or offsets[-1] != len(text_bytes)
+            or (np.diff(offsets) < 0).any()):
+        raise ValueError("inconsistent text offsets")
+    blob = text_bytes.tobytes()
+    return [blob[a:b].decode("utf-8") for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
 
 
 def encode_texts(texts: Iterable[str], model: str | None = None, cache_dir: str | None = None) -> np.ndarray:

@@ -3,6 +3,9 @@
 The rule is the authors' (reference-release README): windows start at frames 0, step, 2*step, ...
 while ``start < n_frames - length``. A window that would end exactly on the last frame is
 therefore not produced, and a video needs at least ``length + 1`` frames for one window.
+
+:func:`window_chunks` cuts the same windows a bounded number at a time, so a long (memory-mapped)
+sequence is never copied whole.
 """
 
 import numpy as np
@@ -22,3 +25,12 @@ def cut_windows(poses: np.ndarray, length: int, step: int) -> np.ndarray:
         return np.empty((0, length) + poses.shape[1:], dtype=poses.dtype)
     index = np.asarray(starts)[:, None] + np.arange(length)[None, :]
     return poses[index]
+
+
+def window_chunks(poses: np.ndarray, length: int, step: int, max_windows: int):
+    """Yield ``(first window number, (k, length, V, C) windows)`` for consecutive runs of at most
+    ``max_windows`` windows; together they are :func:`cut_windows`'s result, in order."""
+    starts = np.asarray(window_starts(len(poses), length, step))
+    for first in range(0, len(starts), max_windows):
+        index = starts[first : first + max_windows, None] + np.arange(length)[None, :]
+        yield first, poses[index]

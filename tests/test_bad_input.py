@@ -43,6 +43,15 @@ def pose_with(value):
     return edit
 
 
+def pose_as_float64_with(value):
+    def edit(tables):
+        pose = tables["poses"]["v001"].astype(np.float64)
+        pose[4, 7, 2] = value
+        tables["poses"]["v001"] = pose
+
+    return edit
+
+
 def set_cell(table, row, column, value):
     def edit(tables):
         tables[table][row - 1][column] = value
@@ -92,6 +101,14 @@ CASES = [
     ("unreadable-pose-file", raw_file("poses/v004.npy", b"\x93NUMPY garbage, not an array"), "v004.npy", None, None),
     ("pickled-pose-file", set_pose("v001", np.array([{"a": 1}], dtype=object)), "v001.npy", None, None),
     ("unknown-group", set_cell("items", 2, len(ITEM_COLUMNS) - 1, "food"), "items.csv", 2, "group"),
+    ("pose-float64-beyond-float32", pose_as_float64_with(1e300), "v001.npy", None, None),
+    ("pose-float64-minus-inf", pose_as_float64_with(-np.inf), "v001.npy", None, None),
+    ("pose-int", set_pose("v001", np.zeros((23, 33, 4), np.int32)), "v001.npy", None, None),
+    ("pose-bool", set_pose("v001", np.ones((23, 33, 4), bool)), "v001.npy", None, None),
+    ("item-id-NA", set_cell("items", 2, 0, "NA"), "items.csv", 2, "item_id"),
+    ("video-id-null", set_cell("videos", 3, 0, "null"), "videos.csv", 3, "video_id"),
+    ("video-id-leading-quote", set_cell("videos", 3, 0, '"v002'), "videos.csv", 3, "video_id"),
+    ("name-nan", set_cell("items", 4, ITEM_COLUMNS.index("name"), "nan"), "items.csv", 4, "name"),
 ]
 
 

@@ -1,4 +1,4 @@
-"""The real all-MiniLM-L6-v2 through transformers: shape, determinism, semantics, cache behaviour."""
+"""The real all-MiniLM-L6-v2 through transformers: shape, determinism, semantics, cache behaviour and size."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from dataset_conversion.text_encoder import CACHE_ENV, TextEncoder, TextEncoderNotFound, default_model_path
+
+HIDDEN = 384
 
 TEXTS = ["basketball", "a ball for basketball", "a violin bow", "red cotton hat", "", "basketball"]
 
@@ -66,3 +68,42 @@ def test_missing_model_is_a_one_line_error(tmp_path):
     with pytest.raises(TextEncoderNotFound) as caught:
         TextEncoder(str(tmp_path / "no-model"), cache_dir=tmp_path)
     assert "\n" not in str(caught.value) and "no-model" in str(caught.value)
+
+
+def test_cache_is_the_size_of_its_contents(tmp_path):
+    """One 100 kB text among short ones: the cache holds bytes, not texts padded to the longest."""
+    long_text = " ".join(f"word{k % 977}" for k in range(12_000))[:100_000]
+    texts = [long_text] + [f"short text number {k}" for k in range(200)]
+    encoder = TextEncoder(cache_dir=tmp_path)
+    first = encoder.encode(texts)
+    content = sum(len(t.encode("utf-8")) for t in texts) + first.nbytes + 8 * (len(texts) + 1)
+    size = encoder.cache_path.stat().st_size
+    assert content <= size < content + 4096  # padding would make it ~200 x 400 kB (80 MB)
+    again = TextEncoder(cache_dir=tmp_path)
+    np.testing.assert_array_equal(again.encode(texts), first)
+    assert again.n_encoded == 0 and again._model is None
+    assert not list(tmp_path.glob(".*tmp*"))  # replaced atomically, nothing left beside it
+
+
+def test_first_format_cache_is_read_and_rewritten(tmp_path):
+    encoder = TextEncoder(cache_dir=tmp_path)
+    texts = ["a hat", "ünïcode text", ""]
+    vectors = np.arange(len(texts) * HIDDEN, dtype=np.float32).reshape(len(texts), HIDDEN)
+    encoder.cache_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(encoder.cache_path, "wb") as handle:  # the first format: a padded unicode array
+        np.savez(handle, texts=np.array(texts, dtype=str), embeddings=vectors)
+    np.testing.assert_array_equal(encoder.encode(texts[::-1]), vectors[::-1])
+    assert encoder.n_encoded == 0  # read, not re-encoded
+    with np.load(encoder.cache_path, allow_pickle=False) as data:
+        assert sorted(data.files) == ["embeddings", "text_bytes", "text_offsets"]
+    np.testing.assert_array_equal(TextEncoder(cache_dir=tmp_path).encode(texts), vectors)
+
+
+def test_inconsistent_cache_is_rebuilt(tmp_path):
+    encoder = TextEncoder(cache_dir=tmp_path)
+    encoder.cache_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(encoder.cache_path, "wb") as handle:  # offsets point past the bytes
+        np.savez(handle, text_bytes=np.frombuffer(b"abc", np.uint8), text_offsets=np.array([0, 99]),
+                 embeddings=np.zeros((1, HIDDEN), np.float32))
+    result = encoder.encode(["abc"])
+    assert encoder.n_encoded == 1 and np.abs(result).sum() > 0
