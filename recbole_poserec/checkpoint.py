@@ -12,6 +12,9 @@ import os
 
 import torch
 
+from dataset_conversion.atomic import atomic_file
+from dataset_conversion.errors import DataError
+
 CHECKPOINT_FORMAT = "recbole-poserec/1"
 _PLAIN_SCALARS = (str, int, float, bool, type(None))
 
@@ -38,14 +41,8 @@ def plain_config(config) -> dict:
 
 def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
     """Write ``payload`` (plus the format tag) to ``path`` through a temporary file and a rename."""
-    payload = dict(payload, format=CHECKPOINT_FORMAT)
-    tmp_path = f"{path}.tmp-{os.getpid()}"
-    try:
-        torch.save(payload, tmp_path)
-        os.replace(tmp_path, path)
-    finally:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
+    with atomic_file(path, "wb") as handle:
+        torch.save(dict(payload, format=CHECKPOINT_FORMAT), handle)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
@@ -54,3 +51,15 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ValueError(f"{path}: not a recbole-poserec checkpoint (no state_dict)")
     return checkpoint
+
+
+def check_finite_weights(path: str | os.PathLike, state_dict: dict) -> None:
+    """Raise a :class:`DataError` naming the first floating tensor of ``state_dict`` that holds NaN or inf."""
+    for name, tensor in state_dict.items():
+        if isinstance(tensor, torch.Tensor) and (tensor.is_floating_point() or tensor.is_complex()):
+            finite = torch.isfinite(tensor)
+            if not bool(finite.all()):
+                index = tuple(int(i) for i in torch.nonzero(~finite)[0])
+                value = tensor[index].item()
+                raise DataError(path, f"weight tensor {name} holds {value} at index {list(index)}; "
+                                      "weights must be finite", field="state_dict")

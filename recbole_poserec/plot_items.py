@@ -15,6 +15,11 @@ The colour is the dominant prototype, argmax_k omega_ik (Eq. 6). t-SNE is scikit
 seed, PCA initialisation and one thread (perplexity min(30, (n - 1) / 3)), so a plot is reproducible. For a
 checkpoint RecBole's padding item is left out. A few names are written beside their points: for each
 prototype in turn, its most confident item (largest omega) whose name is not shown yet.
+
+Errors: one ``error: ...`` line on stderr and exit code 2 for bad usage (``--annotate`` below 0,
+``--seed`` outside 0..2**32-1) or bad input (see :mod:`recbole_poserec.recommend`: a malformed release
+or checkpoint, NaN/inf weights, item embeddings that are not finite, an ``--out`` that cannot be
+written); 130 on Ctrl-C, 143 on SIGTERM. The PNG is written through a temporary file and a rename.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dataset_conversion.atomic import atomic_file
+from dataset_conversion.atomic import atomic_save_figure
+from dataset_conversion.entrypoint import ArgumentParser, int_at_least, non_negative_int
 from dataset_conversion.errors import DataError
 from recbole_poserec.cli import run_command
 
@@ -102,14 +108,11 @@ def plot_item_map(points: np.ndarray, omega: np.ndarray, names: list[str], out: 
     axes.set_ylabel("t-SNE 2")
     axes.legend(fontsize=8, loc="best", title="dominant prototype (argmax omega)", title_fontsize=8)
     axes.set_title(title, fontsize=10)
-    out = Path(out)
-    with atomic_file(out, "wb") as handle:
-        figure.savefig(handle, format="png", dpi=130)
-    return out
+    return atomic_save_figure(figure, out, format="png", dpi=130)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m recbole_poserec.plot_items",
+    parser = ArgumentParser(prog="python -m recbole_poserec.plot_items",
                                      description="t-SNE of item embeddings coloured by dominant prototype (Fig. 1b).")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="a PoseRec checkpoint written by run_recbole.py")
@@ -117,8 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, metavar="OUT.png", help="PNG to write")
     parser.add_argument("--embedding", choices=EMBEDDINGS, default="matrix",
                         help="matrix: omega-weighted chunks, the rows of Eq. 7's M (default); chunks: unweighted")
-    parser.add_argument("--annotate", type=int, default=DEFAULT_ANNOTATIONS, help="item names to write (default 12)")
-    parser.add_argument("--seed", type=int, default=0, help="t-SNE random state (default 0)")
+    parser.add_argument("--annotate", type=non_negative_int, default=DEFAULT_ANNOTATIONS, help="item names to write (default 12)")
+    parser.add_argument("--seed", type=int_at_least(0, 2**32 - 1), default=0, help="t-SNE random state (default 0)")
     return parser
 
 
@@ -127,7 +130,10 @@ def run(args: argparse.Namespace) -> Path:
 
     model = load_model(args.checkpoint, args.reference_release)
     item_chunks, omega = (tensor.detach().numpy() for tensor in model.item_representations())
-    points = tsne_2d(item_embeddings(item_chunks, omega, args.embedding), seed=args.seed)
+    vectors = item_embeddings(item_chunks, omega, args.embedding)
+    if not (np.isfinite(vectors).all() and np.isfinite(omega).all()):
+        raise DataError(model.source, "item embeddings are not finite (NaN or inf): nothing to plot")
+    points = tsne_2d(vectors, seed=args.seed)
     title = f"{len(omega)} items, t-SNE of {args.embedding} embeddings ({model.source})"
     try:
         return plot_item_map(points, omega, model.item_names, args.out, title, args.annotate)
@@ -136,7 +142,7 @@ def run(args: argparse.Namespace) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; returns the exit code (0 ok, 1 bad input, 2 bad usage)."""
+    """Command-line entry point; returns the exit code (0 ok, 2 bad usage or input, 130/143 interrupted)."""
     return run_command(build_parser, run, argv)
 
 

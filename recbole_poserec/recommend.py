@@ -41,9 +41,20 @@ Output
     atomically).
 
 Errors
-    Bad input (an unreadable video, no person detected, a wrong array shape, NaN/inf, a checkpoint of
-    another model or an inconsistent catalogue, a malformed release directory, a top-k outside
-    1..catalogue size) ends the program with one line ``error: <file>: <what>`` on stderr and exit code 1.
+    Bad input ends the program with one line ``error: <file or argument>: <what>`` on stderr, no
+    traceback and nothing on stdout (:mod:`dataset_conversion.entrypoint`):
+
+    * exit code 2: bad usage (an unknown option, a non-integer or a value below 1 for ``--top-k``,
+      ``--window`` or ``--step``) or bad input: an unreadable video, no person detected, a wrong array
+      shape, a pose array that is not of a float dtype or not finite once cast to float32 (NaN, inf,
+      1e300), a checkpoint of another model, with an inconsistent catalogue or with NaN/inf weights
+      (the tensor is named), a malformed release directory, a pickle that names anything but numpy
+      arrays or whose arrays are larger than the data it holds, a top-k above the catalogue size, a
+      score that is not finite, a plot that cannot be written;
+    * exit code 130 on Ctrl-C (``interrupted``), 143 on SIGTERM (``terminated``).
+
+    No output ever holds NaN: JSON is RFC 8259-valid. ``--plot`` writes through a temporary file and
+    a rename, so an interrupted or failed run leaves no PNG (and no temporary file) behind.
 """
 
 from __future__ import annotations
@@ -59,16 +70,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dataset_conversion.atomic import atomic_file
+from dataset_conversion.atomic import atomic_save_figure
+from dataset_conversion.entrypoint import ArgumentParser, positive_int
 from dataset_conversion.errors import DataError
-from recbole_poserec.cli import run_command
+from dataset_conversion.pose_values import as_finite_float32, require_float_dtype
 from dataset_conversion.windows import cut_windows
-from recbole_poserec.checkpoint import CHECKPOINT_FORMAT
+from recbole_poserec.checkpoint import CHECKPOINT_FORMAT, check_finite_weights
+from recbole_poserec.cli import run_command
 from recbole_poserec.model.graph import BLAZEPOSE_EDGES, NUM_LANDMARKS
 from recbole_poserec.model.scoring import chunk_normalize, item_score_matrix, score_all_items
 from recbole_poserec.reference_release import (
     encode_in_chunks,
-    finite_float_array,
+    in_memory,
+    load_npy,
     load_numpy_pickle,
     load_reference_release,
 )
@@ -154,6 +168,9 @@ def load_checkpoint_model(path: str | os.PathLike) -> CheckpointModel:
         raise DataError(path, f"catalogue entry 0 is {tokens[0]!r}, expected RecBole's {PAD_TOKEN}", field="catalogue")
 
     state_dict = checkpoint["state_dict"]
+    if not isinstance(state_dict, dict):
+        raise DataError(path, f"state_dict is a {type(state_dict).__name__}, not a dict", field="state_dict")
+    check_finite_weights(path, state_dict)
     item_factors = state_dict.get("network.item_factors")
     if not isinstance(item_factors, torch.Tensor) or item_factors.dim() != 3:
         raise DataError(path, "state_dict lacks the (n_items, F, D) tensor network.item_factors", field="state_dict")
@@ -198,10 +215,12 @@ class VideoPoses:
 
 def windows_from_array(path: Path, array, window: int, step: int, channels: int = POSE_CHANNELS) -> VideoPoses:
     """Validate a pose array and window it: (T, 33, C) frames are cut, (N, window, 33, C) windows kept."""
-    if isinstance(array, np.ndarray) and array.ndim not in (3, 4):
+    require_float_dtype(path, array, "poses")
+    if array.ndim not in (3, 4):
         raise DataError(path, f"expected (T, {NUM_LANDMARKS}, {channels}) frames or (N, {window}, "
                               f"{NUM_LANDMARKS}, {channels}) windows, got shape {array.shape}")
-    array = finite_float_array(path, array, array.ndim if isinstance(array, np.ndarray) else 3, "poses")
+    axes = ("frame", "landmark", "channel") if array.ndim == 3 else ("window", "frame", "landmark", "channel")
+    array = in_memory(as_finite_float32(path, array, "poses", axes))
     if array.shape[-2:] != (NUM_LANDMARKS, channels):
         raise DataError(path, f"expected {NUM_LANDMARKS} landmarks x {channels} channels per frame, "
                               f"got shape {array.shape}")
@@ -221,13 +240,10 @@ def load_pose_file(path: str | os.PathLike, window: int, step: int, channels: in
     """Poses from a ``.npy`` (no pickles) or an authors'-style ``.pkl`` (numpy arrays only)."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(path, "pose file not found")
+        raise DataError(path, "pose file not found" if not path.exists() else "not a regular file")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        try:
-            array = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as err:
-            raise DataError(path, f"not a plain .npy array ({type(err).__name__}: {err})") from None
+        array = load_npy(path)
     elif suffix == ".pkl":
         array = load_numpy_pickle(path)
     else:
@@ -324,9 +340,23 @@ def ranking(scores: np.ndarray, indices: np.ndarray, names: list[str], tokens: l
     ]
 
 
+def check_finite_scores(model, window_scores: np.ndarray) -> None:
+    """Raise a :class:`DataError` if any Eq. 7 score is NaN or infinite (weights or poses overflowed)."""
+    bad = ~np.isfinite(window_scores)
+    if bad.any():
+        window, item = (int(i) for i in np.argwhere(bad)[0])
+        raise DataError(model.source, f"the Eq. 7 score of window {window} for item {item} "
+                                      f"({model.item_names[item]!r}) is {window_scores[window, item]}: "
+                                      "the model's weights or the poses overflow float32")
+
+
 def recommend(model, windows: np.ndarray, top_k: int, per_window: bool = False) -> RecommendationResult:
-    """Score all ``windows`` against all items (Eq. 7) and rank by the mean over windows."""
+    """Score all ``windows`` against all items (Eq. 7) and rank by the mean over windows.
+
+    A score that is not finite is a :class:`DataError`: no ranking (text, JSON or plot) holds NaN.
+    """
     window_scores = model.score_windows(torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))).numpy()
+    check_finite_scores(model, window_scores)
     video_scores = window_scores.mean(axis=0)
     tokens = getattr(model, "item_tokens", None)
     result = RecommendationResult(len(windows), ranking(video_scores, top_k_indices(video_scores, top_k),
@@ -449,24 +479,14 @@ def plot_recommendation(poses: VideoPoses, result: RecommendationResult, out: st
     figure.supxlabel("skeleton: blue = person's left, red = right, grey = centre; faint = low visibility",
                      fontsize=8, color="#666666")
 
-    out = Path(out)
-    with atomic_file(out, "wb") as handle:
-        figure.savefig(handle, format="png", dpi=130)
-    return out
+    return atomic_save_figure(figure, out, format="png", dpi=130)
 
 
 # -------------------------------------------------------------------------------------------- CLI
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m recbole_poserec.recommend",
         description="Recommend object effects for a video from its 3D BlazePose poses (PoseRec). "
                     "Each window is scored with Eq. 7; the video's score of an item is the MEAN of its "
@@ -479,7 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     model = parser.add_mutually_exclusive_group(required=True)
     model.add_argument("--checkpoint", help="a PoseRec checkpoint written by run_recbole.py")
     model.add_argument("--reference-release", metavar="DIR", help="the authors' release directory")
-    parser.add_argument("--top-k", type=int, default=DEFAULT_TOP_K,
+    parser.add_argument("--top-k", type=positive_int, default=DEFAULT_TOP_K,
                         help="items to list, 1..catalogue size (default 5)")
     parser.add_argument("--per-window", action="store_true", help="also list each window's top-k")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
@@ -505,12 +525,12 @@ def run(args: argparse.Namespace) -> str:
         except OSError as err:
             raise DataError(args.plot, f"cannot write the plot ({err.strerror or type(err).__name__})") from None
     if args.format == "json":
-        return json.dumps(result.as_dict())
+        return json.dumps(result.as_dict(), allow_nan=False)
     return format_text(result, poses.source, model.source)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; returns the exit code (0 ok, 1 bad input, 2 bad usage)."""
+    """Command-line entry point; returns the exit code (0 ok, 2 bad usage or input, 130/143 interrupted)."""
     return run_command(build_parser, run, argv)
 
 

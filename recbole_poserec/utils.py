@@ -8,6 +8,9 @@ from recbole.utils import get_model as recbole_get_model
 from recbole.utils import get_trainer as recbole_get_trainer
 
 MODEL_PACKAGE = "recbole_poserec.model"
+# where recbole.utils.get_model looks, in its order
+RECBOLE_MODEL_PACKAGES = ("general_recommender", "context_aware_recommender", "sequential_recommender",
+                          "knowledge_aware_recommender", "exlib_recommender")
 
 
 def _plugin_module(name: str):
@@ -24,14 +27,19 @@ def get_model(model_name: str):
     Adding a model to the plug-in is therefore one file named after the class (lower-cased)
     and one ``properties/model/<Model>.yaml``.
     """
+    if not isinstance(model_name, str) or not model_name.isidentifier():
+        raise ValueError(f"model name {model_name!r} is neither a plug-in nor a RecBole model: "
+                         "a model is named by its class (a Python identifier such as PoseRec or BPR)")
     module = _plugin_module(model_name)
     if module is not None and hasattr(module, model_name):
         return getattr(module, model_name)
     try:
         return recbole_get_model(model_name)
-    except (ValueError, ImportError) as err:  # RecBole's search imports optional libraries (lightgbm, ...)
+    except (ValueError, ImportError, AttributeError) as err:  # RecBole imports optional libraries (lightgbm, ...)
         raise ValueError(
-            f"model '{model_name}' is neither in recbole_poserec/model/{model_name.lower()}.py nor in RecBole"
+            f"model '{model_name}' is neither in recbole_poserec/model/{model_name.lower()}.py nor in RecBole's "
+            f"{', '.join(f'recbole.model.{package}' for package in RECBOLE_MODEL_PACKAGES)} "
+            "(the class name is case-sensitive)"
         ) from err
 
 

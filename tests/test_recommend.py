@@ -459,3 +459,37 @@ def test_plot_items_items_to_annotate_takes_prototypes_in_turn():
     omega = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.4, 0.6], [0.95, 0.05]])
     names = ["hat", "hat", "ball", "bow", "cap"]
     assert items_to_annotate(names, omega, 3) == [4, 2, 0]
+
+
+def _nan_in_a_gcn_weight(checkpoint):
+    state = checkpoint["state_dict"]
+    key = next(k for k, v in state.items() if v.is_floating_point() and v.dim() > 1 and k != "network.item_factors")
+    state[key].view(-1)[3] = float("nan")
+    checkpoint["bad_key"] = key
+
+
+def _inf_in_item_factors(checkpoint):
+    checkpoint["state_dict"]["network.item_factors"][2, 0, 0] = float("inf")
+    checkpoint["bad_key"] = "network.item_factors"
+
+
+@pytest.mark.parametrize("edit", [_nan_in_a_gcn_weight, _inf_in_item_factors])
+def test_checkpoint_with_non_finite_weights_names_the_tensor(poserec_checkpoint, video_poses_file, tmp_path, capsys,
+                                                             edit):
+    bad = _edited_checkpoint(poserec_checkpoint, tmp_path / "bad.pth", edit)
+    key = torch.load(bad, weights_only=True)["bad_key"]
+    code, out, err = run_cli(capsys, "--poses", video_poses_file, "--checkpoint", bad, "--format", "json")
+    assert_one_line_error(code, err, str(bad))
+    assert code == 2 and f"weight tensor {key} holds" in err and out == ""
+
+
+def test_scores_that_overflow_are_one_line_error_never_nan_output(poserec_checkpoint, video_poses_file, tmp_path,
+                                                                  capsys):
+    """Finite float32 poses near its maximum overflow inside the network: a one-line error, no NaN output."""
+    huge = tmp_path / "huge.npy"
+    np.save(huge, np.load(video_poses_file) * np.float32(3e38))
+    plot = tmp_path / "plot.png"
+    code, out, err = run_cli(capsys, "--poses", huge, "--checkpoint", poserec_checkpoint, "--format", "json",
+                             "--plot", plot)
+    assert_one_line_error(code, err, f"checkpoint {poserec_checkpoint}")
+    assert "overflow float32" in err and out == "" and not plot.exists()
