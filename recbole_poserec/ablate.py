@@ -34,6 +34,11 @@ when ``--out`` is the repository's ``results/ablations/``, also the study's part
 section (between ``<!-- ablation-<study>:start -->`` and ``<!-- ablation-<study>:end -->``).
 ``--quick``: 1 seed, 1 epoch, the study's first two variants unless ``--variants`` is given, output under
 ``benchmark_runs/quick-ablations/`` unless ``--out`` is given.
+
+Bad input and interruptions: as for ``python -m recbole_poserec.benchmark`` (one ``error:`` line and exit 2
+for a bad argument, e.g. an unknown study or a ``--variants`` name the study does not have, or for a
+damaged stored result of any study under ``--out``/runs; exit 130 / 143 on Ctrl-C / SIGTERM, the worker
+stopped with the command; a run in progress elsewhere is skipped and reported, exit 1).
 """
 
 from __future__ import annotations
@@ -44,17 +49,25 @@ from pathlib import Path
 
 import yaml
 
+from dataset_conversion.entrypoint import ArgumentParser, int_at_least, positive_int, run_main
+from dataset_conversion.errors import DataError
 from dataset_conversion.layout import DEFAULT_STEP, DEFAULT_WINDOW
 from recbole_poserec.config import PROPERTIES_DIR
 from recbole_poserec.experiments.aggregate import aggregate_runs, aggregate_timings, write_csv
 from recbole_poserec.experiments.cli import (
     LEVEL_LABELS,
+    MAX_SEED,
+    MAX_SEEDS,
     add_common_arguments,
     budget_overrides,
+    check_common_arguments,
     command_string,
+    exit_status,
     parse_overrides,
     print_footer,
     seed_list,
+    unique_values,
+    writable_directory,
 )
 from recbole_poserec.experiments.datasets import (
     ITEM_SUBSET_SEED,
@@ -67,6 +80,7 @@ from recbole_poserec.experiments.datasets import (
 )
 from recbole_poserec.experiments.report import (
     format_duration,
+    format_number,
     grouped_bars,
     line_plot,
     provenance_lines,
@@ -74,7 +88,15 @@ from recbole_poserec.experiments.report import (
     write_markdown,
 )
 from recbole_poserec.experiments.readme import README, replace_section, writes_repository_results
-from recbole_poserec.experiments.runner import ResultStore, RunSpec, collect, find_reusable_in, run_all
+from recbole_poserec.experiments.runner import (
+    ResultStore,
+    RunSpec,
+    check_store,
+    check_stored_tree,
+    collect,
+    find_reusable_in,
+    run_all,
+)
 from recbole_poserec.experiments.studies import DEFAULT_SEEDS, STUDIES, Study, Variant
 from recbole_poserec.experiments.verdicts import StudyResults, verdicts
 
@@ -86,8 +108,8 @@ CSV_HEADER = ["study", "level", "variant", "metric", "mean", "std", "seeds", "tr
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m recbole_poserec.ablate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m recbole_poserec.ablate", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("study", choices=sorted(STUDIES), help="which study")
     parser.add_argument("--levels", nargs="+", default=None, choices=["ins", "cat"],
                         help="levels (default: the study's, e.g. both for triplet and layers)")
@@ -96,14 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--raw-dir", default=None,
                         help="raw data of the derived datasets (default: the one --ins-dataset was converted from, "
                              "else <data-path>/raw-synthetic, generated if missing)")
-    parser.add_argument("--window-step", type=int, default=ABLATION_WINDOW_STEP,
+    parser.add_argument("--window-step", type=positive_int, default=ABLATION_WINDOW_STEP,
                         help=f"a window every N frames in the base and derived datasets (default {ABLATION_WINDOW_STEP}; "
                              f"{DEFAULT_STEP} = the default datasets as they are)")
-    parser.add_argument("--frames-step", type=int, default=None,
+    parser.add_argument("--frames-step", type=positive_int, default=None,
                         help="window step of the frames study's datasets (default: --window-step)")
-    parser.add_argument("--base-seeds", type=int, default=None,
+    parser.add_argument("--base-seeds", type=int_at_least(1, MAX_SEEDS), default=None,
                         help="seeds of the study's base variant when more than --seeds (its spread is the noise yardstick)")
-    parser.add_argument("--item-seed", type=int, default=ITEM_SUBSET_SEED, help="seed of the item subsets (2022)")
+    parser.add_argument("--item-seed", type=int_at_least(0, MAX_SEED), default=ITEM_SUBSET_SEED, help="seed of the item subsets (2022)")
     add_common_arguments(parser)
     return parser
 
@@ -115,8 +137,8 @@ def check_required_keys(study: Study) -> None:
     declared = model_defaults()
     missing = [key for key in study.requires_keys if key not in declared]
     if missing:
-        raise SystemExit(f"study {study.name} varies {missing}, which properties/model/{MODEL}.yaml does not declare; "
-                         "PoseRec would ignore it")
+        raise DataError(Path(PROPERTIES_DIR, "model", f"{MODEL}.yaml"),
+                        f"does not declare {missing}, which study {study.name} varies; PoseRec would ignore it")
 
 
 class DatasetResolver:
@@ -147,7 +169,8 @@ class DatasetResolver:
         if derived is None:
             return self.base(level)
         if level != "ins":
-            raise SystemExit(f"variant {variant.name} uses a derived instance-level dataset; use --levels ins")
+            raise DataError("--levels", f"variant {variant.name!r} of study {self.args.study} uses a derived "
+                                        "instance-level dataset; use --levels ins")
         base = self.base("ins")
         if derived.kind == "window":
             same = derived.value == DEFAULT_WINDOW and self.args.frames_step == self.step
@@ -187,6 +210,16 @@ class DatasetResolver:
             ensure_items_dataset(self.data_path, self.raw_dir(), name, derived.value / 100, self.args.item_seed,
                                  step=self.step)
         return name
+
+
+def check_variant_names(parser, study: Study, names) -> None:
+    """A usage error naming the study's variants when ``--variants`` names another or one twice."""
+    known = [v.name for v in study.variants]
+    for name in names or []:
+        if name not in known:
+            parser.error(f"argument --variants: study {study.name} has no variant {name!r}; it has "
+                         + ", ".join(repr(k) for k in known))
+    unique_values(parser, "--variants", names)
 
 
 def selected_variants(study: Study, args) -> list[Variant]:
@@ -240,7 +273,7 @@ def build_specs(study: Study, args, data_path: Path, resolver: DatasetResolver, 
 
 
 def _ms(mean, std) -> str:
-    return "–" if mean != mean else f"{1000 * mean:.1f} ± {1000 * std:.1f}"
+    return "–" if mean != mean else f"{format_number(mean, 1, 1000)} ± {format_number(std, 1, 1000)}"
 
 
 def extra_columns(study: Study, timings) -> list:
@@ -249,11 +282,11 @@ def extra_columns(study: Study, timings) -> list:
     for row in timings:
         by_variant.setdefault(row["variant"], row)
     step = {v: _ms(r["step_seconds_mean"], r["step_seconds_std"]) for v, r in by_variant.items()}
-    columns = [("train step [ms]", step), ("epochs run", {v: f"{r['epochs_mean']:.1f}" for v, r in by_variant.items()})]
+    columns = [("train step [ms]", step), ("epochs run", {v: format_number(r["epochs_mean"]) for v, r in by_variant.items()})]
     reference = by_variant.get(study.relative_time_to) if study.relative_time_to else None
     if reference is not None and reference["step_seconds_mean"] > 0:
         base = reference["step_seconds_mean"]
-        columns.append(("Time (rel.)", {v: f"{r['step_seconds_mean'] / base:.4f}" for v, r in by_variant.items()}))
+        columns.append(("Time (rel.)", {v: format_number(r["step_seconds_mean"] / base, 4) for v, r in by_variant.items()}))
     return columns
 
 
@@ -329,8 +362,9 @@ def write_outputs(study: Study, out: Path, specs, summary, args, data_path: Path
           for v in variants],
         "",
     ]
-    if summary.failed:
-        text += ["**Failed runs** (left out above): " + ", ".join(sorted(summary.failed)), ""]
+    if summary.not_done:
+        text += ["**Runs not done** (failed or running in another process; left out above): "
+                 + ", ".join(summary.not_done), ""]
     findings = verdicts(StudyResults(study, rows, timings))
     text += ["**The paper's findings on this data** (rules: `recbole_poserec/experiments/verdicts.py`):", "",
              *[f"- {line}" for line in findings or ["no finding can be judged from these runs yet"]], ""]
@@ -383,8 +417,11 @@ def readme_section(study: Study, rows, timings, groups, variants, findings, budg
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     study = STUDIES[args.study]
+    check_common_arguments(parser, args, seed_counts=[args.base_seeds])
+    check_variant_names(parser, study, args.variants)
     if args.quick:
         args.seeds = args.seeds or 1
         args.epochs = args.epochs or 1
@@ -397,8 +434,7 @@ def main(argv=None) -> int:
     data_path = Path(args.data_path).resolve()
     out = Path(args.out)
     resolver = DatasetResolver(args, data_path)
-    build = not (args.dry_run or args.report_only)
-    specs = build_specs(study, args, data_path, resolver, build)
+    specs = build_specs(study, args, data_path, resolver, build=False)  # names only: checks come first
     if args.dry_run:
         for spec in specs:
             print(f"{spec.key}: {spec.model} on {spec.dataset}, seed {spec.seed}, config {spec.config}")
@@ -406,15 +442,21 @@ def main(argv=None) -> int:
     store = ResultStore(out / "runs" / study.name)
     if args.report_only:
         summary = collect(specs, store)
+        writable_directory("--out", out)
     else:
+        writable_directory("--out", out)
+        writable_directory("--work-dir", Path(args.work_dir))
+        check_store(specs, store)
+        check_stored_tree(out / "runs")  # the other studies' runs, looked up for reuse
+        specs = build_specs(study, args, data_path, resolver, build=True)
         summary = run_all(specs, store, args.work_dir, timeout=args.timeout,
                           keep_checkpoints=not args.delete_checkpoints, progress=not args.no_progress,
                           find_reusable=find_reusable_in(out / "runs"))
     command = command_string("recbole_poserec.ablate", argv)
     outputs = write_outputs(study, out, specs, summary, args, data_path, command)
     print_footer(summary, outputs)
-    return 1 if summary.failed else 0
+    return exit_status(summary)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -21,8 +21,18 @@ Outputs (under ``--out``, default ``results/``):
 ``runs/benchmark/<level>-<model>-seed<k>.json``  one stored result per run (resumable: reused next time)
 
 Per-run logs and checkpoints go to ``--work-dir`` (default ``benchmark_runs/``, gitignored).
+
 ``--quick``: 1 seed, 1 epoch, models Pop FM PoseRec unless ``--models`` is given, output under
 ``benchmark_runs/quick/`` unless ``--out`` is given (so ``results/`` is not overwritten).
+
+Bad input and interruptions (:mod:`recbole_poserec.experiments.cli`, :mod:`recbole_poserec.experiments.runner`):
+a bad argument (``--seeds 0``, ``--models NoSuchModel``, ``--set noequals``, ...) is one ``error:`` line and
+exit 2 before any run; a stored result that is not one (not JSON, missing fields, a bare NaN) is one
+``error:`` line naming the file and exit 2, with ``--report-only`` too, and nothing is written; a run
+whose metrics are not finite fails and is not stored. Ctrl-C / SIGTERM stop the running worker (its
+whole process group) and exit 130 / 143; a killed benchmark's worker dies with it (``PR_SET_PDEATHSIG``).
+A run in progress in another benchmark (its lock is held) is skipped and reported; exit 1 then, as when
+a run failed.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from pathlib import Path
 
 import yaml
 
+from dataset_conversion.entrypoint import ArgumentParser, run_main
 from recbole_poserec.experiments.aggregate import (
     METRIC_ORDER,
     aggregate_runs,
@@ -43,14 +54,19 @@ from recbole_poserec.experiments.cli import (
     LEVEL_LABELS,
     add_common_arguments,
     budget_overrides,
+    check_common_arguments,
     command_string,
+    exit_status,
     parse_overrides,
     print_footer,
     seed_list,
+    unique_values,
+    writable_directory,
 )
 from recbole_poserec.experiments.datasets import dataset_config_files, ensure_dataset, read_meta
 from recbole_poserec.experiments.report import (
     format_duration,
+    format_number,
     grouped_bars,
     provenance_lines,
     timing_bars,
@@ -58,7 +74,7 @@ from recbole_poserec.experiments.report import (
     write_markdown,
 )
 from recbole_poserec.experiments.readme import README, paper_table1_markdown, replace_section, writes_repository_results
-from recbole_poserec.experiments.runner import ResultStore, RunSpec, collect, run_all
+from recbole_poserec.experiments.runner import ResultStore, RunSpec, check_store, collect, run_all
 
 STUDY = "benchmark"
 MODELS = ("Random", "Pop", "FM", "DeepFM", "NeuMF", "AFN", "FRNet", "PoseRec")
@@ -71,9 +87,10 @@ TIMINGS_HEADER = ["level", "model", "train_seconds_mean", "test_seconds_mean", "
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m recbole_poserec.benchmark", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=None, help=f"models (default: {' '.join(MODELS)})")
+    parser = ArgumentParser(prog="python -m recbole_poserec.benchmark", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=None, choices=MODELS, metavar="MODEL",
+                        help=f"models, of {' '.join(MODELS)} (default: all)")
     parser.add_argument("--levels", nargs="+", default=["ins", "cat"], choices=["ins", "cat"])
     parser.add_argument("--out", default=None, help="output directory (default results/; --quick: benchmark_runs/quick/)")
     add_common_arguments(parser)
@@ -132,7 +149,8 @@ def timing_table(timing_rows, levels) -> str:
         cells = [model]
         for level in levels:
             row = next((r for r in timing_rows if r["variant"] == model and r["level"] == level), None)
-            cells += ([f"{row['train_seconds_mean']:.1f}", f"{row['test_seconds_mean']:.1f}"] if row else ["–", "–"])
+            cells += ([format_number(row["train_seconds_mean"]), format_number(row["test_seconds_mean"])] if row
+                      else ["–", "–"])
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -209,8 +227,9 @@ def write_outputs(out: Path, specs, summary, args, data_path: Path, command: str
         "",
         timing_table(timings, args.levels),
     ]
-    if summary.failed:
-        text += ["**Failed runs** (left out above): " + ", ".join(sorted(summary.failed)), ""]
+    if summary.not_done:
+        text += ["**Runs not done** (failed or running in another process; left out above): "
+                 + ", ".join(summary.not_done), ""]
     outputs.append(write_markdown(out / "table1.md", "\n".join(text)))
     if rows:
         outputs.append(grouped_bars(out / "table1.png", rows, "model", groups, list(METRIC_ORDER),
@@ -224,7 +243,10 @@ def write_outputs(out: Path, specs, summary, args, data_path: Path, command: str
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_common_arguments(parser, args)
+    unique_values(parser, "--models", args.models)
     if args.quick:
         args.seeds = args.seeds or 1
         args.epochs = args.epochs or 1
@@ -243,15 +265,19 @@ def main(argv=None) -> int:
     store = ResultStore(out / "runs" / STUDY)
     if args.report_only:
         summary = collect(specs, store)
+        writable_directory("--out", out)
     else:
+        writable_directory("--out", out)
+        writable_directory("--work-dir", Path(args.work_dir))
+        check_store(specs, store)  # a damaged store stops here, before any dataset is built
         for level in args.levels:
             ensure_dataset(data_path, {"ins": args.ins_dataset, "cat": args.cat_dataset}[level])
         summary = run_all(specs, store, args.work_dir, timeout=args.timeout,
                           keep_checkpoints=not args.delete_checkpoints, progress=not args.no_progress)
     outputs = write_outputs(out, specs, summary, args, data_path, command_string("recbole_poserec.benchmark", argv))
     print_footer(summary, outputs)
-    return 1 if summary.failed else 0
+    return exit_status(summary)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

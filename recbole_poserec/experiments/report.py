@@ -10,10 +10,19 @@ import math
 import os
 from pathlib import Path
 
+from dataset_conversion.atomic import atomic_save_figure
 from recbole_poserec.experiments.aggregate import metric_label, ordered_metrics
 from recbole_poserec.experiments.runner import atomic_write_text
 
 MISSING = "–"
+
+
+def format_number(value, decimals: int = 1, scale: float = 1.0) -> str:
+    """``value * scale`` with ``decimals`` decimals; :data:`MISSING` for None, NaN or infinity (no output
+    shows ``nan``)."""
+    if value is None or not math.isfinite(value * scale):
+        return MISSING
+    return f"{value * scale:.{decimals}f}"
 
 
 def format_mean_std(mean: float, std: float, decimals: int = 4) -> str:
@@ -123,12 +132,7 @@ def _pyplot():
 
 def _save(fig, path: Path) -> Path:
     """Save a figure atomically (temporary sibling, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    os.replace(tmp, path)
-    return path
+    return atomic_save_figure(fig, path, format=Path(path).suffix.lstrip(".") or "png", dpi=120, bbox_inches="tight")
 
 
 def grouped_bars(path, rows, row_field: str, groups, metrics=None, title: str = "", reference=None) -> Path:
@@ -218,6 +222,7 @@ def timing_bars(path, timing_rows, row_field: str, groups, fields=(("train_secon
     fig, axes = plt.subplots(1, len(fields), figsize=(max(8, 0.7 * len(labels) * len(fields)), 3.6), squeeze=False)
     width = 0.8 / max(1, len(present))
     for axis, (name, axis_label) in zip(axes[0], fields):
+        drawn = False
         for g, (level, group_label) in enumerate(present):
             xs, heights, errors = [], [], []
             for k, label in enumerate(labels):
@@ -227,9 +232,11 @@ def timing_bars(path, timing_rows, row_field: str, groups, fields=(("train_secon
                     heights.append(row[f"{name}_mean"])
                     errors.append(row[f"{name}_std"])
             axis.bar(xs, heights, width, yerr=errors, capsize=2, label=group_label)
+            drawn = drawn or any(h > 0 for h in heights)
         axis.set_xticks(range(len(labels)), [str(label) for label in labels], rotation=30, ha="right")
         axis.set_ylabel(axis_label)
-        axis.set_yscale("log")
+        if drawn:  # a log axis needs a positive value (stored results without timings have none)
+            axis.set_yscale("log")
         axis.grid(axis="y", alpha=0.3)
         axis.legend(fontsize=7)
     fig.tight_layout()

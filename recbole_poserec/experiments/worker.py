@@ -19,6 +19,9 @@ Besides ``run_recbole``'s return value, ``RESULT.json`` gets:
     ``learning_rate``, ``train_batch_size``, ``seed``, ``topk`` and ``metrics``.
 ``versions``
     python, torch and recbole versions.
+
+A value that is not a finite number (a diverged model's NaN metric) is written as ``null`` and its field
+listed in ``non_finite``, so RESULT.json stays valid JSON; the runner then fails the run and stores nothing.
 """
 
 from __future__ import annotations
@@ -152,9 +155,13 @@ def main(argv=None) -> int:
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     sys.argv = sys.argv[:1]  # RecBole's Config parses --key=value from sys.argv
     result = run(spec)
-    from recbole_poserec.experiments.runner import atomic_write_text
+    from recbole_poserec.experiments.runner import atomic_write_text, dumps_json, finite_or_null, non_finite_fields
 
-    atomic_write_text(result_path, json.dumps(result, indent=2, sort_keys=True) + "\n")
+    bad = non_finite_fields(result)
+    if bad:  # stays valid JSON; the runner fails the run on ``non_finite``
+        print(f"error: not a finite number: {', '.join(bad)}; the run is not stored", file=sys.stderr)
+        result = finite_or_null(result) | {"non_finite": bad}
+    atomic_write_text(result_path, dumps_json(result))
     return 0
 
 
