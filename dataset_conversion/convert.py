@@ -309,7 +309,7 @@ def instance_items(raw: RawDataset, embeddings: np.ndarray) -> ItemTable:
 def require_finite(rows: np.ndarray, path: Path, field_name: str, first_row: int = 0) -> None:
     """Raise a one-line :class:`DataError` (output file, 1-based data row, field) at the first NaN or inf."""
     rows = np.asarray(rows)
-    bad = ~np.isfinite(rows.reshape(len(rows), -1)).all(axis=1)
+    bad = ~np.isfinite(rows.reshape(len(rows), -1)).all(axis=1) if rows.size else np.zeros(0, dtype=bool)
     if bad.any():
         row = int(np.argmax(bad))
         raise DataError(path, "would hold a value that is not a finite number (NaN or inf); nothing is written",

@@ -57,6 +57,7 @@ from recbole_poserec.experiments.cli import (
     check_common_arguments,
     command_string,
     exit_status,
+    model_name,
     parse_overrides,
     print_footer,
     seed_list,
@@ -89,8 +90,8 @@ TIMINGS_HEADER = ["level", "model", "train_seconds_mean", "test_seconds_mean", "
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="python -m recbole_poserec.benchmark", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=None, choices=MODELS, metavar="MODEL",
-                        help=f"models, of {' '.join(MODELS)} (default: all)")
+    parser.add_argument("--models", nargs="+", default=None, type=model_name, metavar="MODEL",
+                        help=f"plug-in or RecBole models (default: {' '.join(MODELS)})")
     parser.add_argument("--levels", nargs="+", default=["ins", "cat"], choices=["ins", "cat"])
     parser.add_argument("--out", default=None, help="output directory (default results/; --quick: benchmark_runs/quick/)")
     add_common_arguments(parser)

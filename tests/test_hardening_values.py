@@ -326,3 +326,12 @@ def test_chunked_pca_equals_the_whole_matrix_computation(monkeypatch):
 
     transformed, _ = standardized_pca(rows, 5, fit_index=fit)
     np.testing.assert_allclose(transformed[fit].std(axis=0), 1.0, atol=1e-4)
+
+
+def test_an_empty_split_converts_to_a_header_only_file(tiny_raw_factory, tmp_path, text_cache_dir):
+    """Three videos split 6:2:2 leave the test split empty: its file holds the header, nothing crashes."""
+    raw = tiny_raw_factory(n_videos=3)
+    out = convert_raw_dataset(raw, tmp_path / "out", "three", cache_dir=text_cache_dir)
+    lines = (out / "three.test.inter").read_text(encoding="utf-8").splitlines()
+    assert lines == ["window_id:token\titem_id:token\tscore:float\tlabel:float"]
+    assert len((out / "three.train.inter").read_text(encoding="utf-8").splitlines()) > 1

@@ -67,6 +67,20 @@ def override_setting(text: str) -> str:
 override_setting.__name__ = "setting"
 
 
+def model_name(text: str) -> str:
+    """An argparse ``type``: a model the plug-in or RecBole has (the lookup of ``run_recbole.py``)."""
+    from recbole_poserec.utils import get_model
+
+    try:
+        get_model(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+model_name.__name__ = "model name"
+
+
 def parse_overrides(pairs) -> dict:
     """``["eval_batch_size=4096", "topk=[1, 3]"]`` -> a dict; values are parsed as YAML."""
     return dict(split_override(pair) for pair in pairs or [])
