@@ -31,6 +31,7 @@ is an int, ``--topk=[5,10]`` a list, anything that is not a Python literal stays
 from __future__ import annotations
 
 import ast
+import importlib.resources
 import math
 import numbers
 import os
@@ -46,7 +47,7 @@ from dataset_conversion.entrypoint import one_line
 from dataset_conversion.errors import DataError
 from recbole_poserec.utils import get_model
 
-PROPERTIES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "properties")
+PROPERTIES_DIR = str(importlib.resources.files("recbole_poserec.properties"))  # the repository's properties/
 _TRAIN_SAMPLERS = ("default", "video")
 
 # Where a setting comes from: (file or argument, field or None), as DataError names it.

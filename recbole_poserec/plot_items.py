@@ -34,7 +34,7 @@ import numpy as np
 from dataset_conversion.atomic import atomic_save_figure
 from dataset_conversion.entrypoint import ArgumentParser, int_at_least, non_negative_int
 from dataset_conversion.errors import DataError
-from recbole_poserec.cli import run_command
+from recbole_poserec.command_line import run_command
 
 EMBEDDINGS = ("matrix", "chunks")
 DEFAULT_ANNOTATIONS = 12

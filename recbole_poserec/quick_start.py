@@ -17,8 +17,8 @@ from recbole.utils import init_logger, init_seed, set_color
 
 from dataset_conversion.errors import DataError
 from recbole_poserec.config import Config
-from recbole_poserec.data import data_preparation
-from recbole_poserec.default_data import (
+from recbole_poserec.data.dataloader import data_preparation
+from recbole_poserec.data.default_datasets import (
     DEFAULT_DATASETS,
     dataset_provenance,
     ensure_default_dataset,

@@ -76,7 +76,7 @@ from dataset_conversion.errors import DataError
 from dataset_conversion.pose_values import as_finite_float32, require_float_dtype
 from dataset_conversion.windows import cut_windows
 from recbole_poserec.checkpoint import CHECKPOINT_FORMAT, check_finite_weights
-from recbole_poserec.cli import run_command
+from recbole_poserec.command_line import run_command
 from recbole_poserec.model.graph import BLAZEPOSE_EDGES, NUM_LANDMARKS
 from recbole_poserec.model.scoring import chunk_normalize, item_score_matrix, score_all_items
 from recbole_poserec.reference_release import (

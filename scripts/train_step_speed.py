@@ -17,8 +17,8 @@ from recbole.data import create_dataset
 from recbole.utils import init_seed
 
 from recbole_poserec.config import Config
-from recbole_poserec.data import data_preparation
-from recbole_poserec.model.loop_reference import loop_losses
+from recbole_poserec.data.dataloader import data_preparation
+from poserec_experiments.loop_reference import loop_losses
 from recbole_poserec.model.poserec import PoseRec
 
 

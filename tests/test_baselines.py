@@ -255,7 +255,7 @@ def _build(model_name: str, data_path: Path, **extra):
     from recbole.data import create_dataset
 
     from recbole_poserec.config import Config
-    from recbole_poserec.data import data_preparation
+    from recbole_poserec.data.dataloader import data_preparation
     from recbole_poserec.utils import get_model
 
     config = Config(model=model_name, dataset=TOY, config_dict=_dataset_settings(data_path, **extra))

@@ -12,12 +12,12 @@ import math
 
 import pytest
 
-from recbole_poserec import ablate, benchmark
-from recbole_poserec.experiments import runner
-from recbole_poserec.experiments.aggregate import aggregate_runs, aggregate_timings, mean_std, write_csv
-from recbole_poserec.experiments.report import wide_table
-from recbole_poserec.experiments.runner import ResultStore, RunSpec
-from recbole_poserec.experiments.studies import STUDIES
+from poserec_experiments import ablate, benchmark
+from poserec_experiments import runner
+from poserec_experiments.aggregate import aggregate_runs, aggregate_timings, mean_std, write_csv
+from poserec_experiments.report import wide_table
+from poserec_experiments.runner import ResultStore, RunSpec
+from poserec_experiments.studies import STUDIES
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -125,7 +125,7 @@ def test_benchmark_quick_runs_then_resumes(small_dataset_dir, tmp_path, monkeypa
 
     md = (out / "table1.md").read_text()
     assert "**SYNTHETIC**" in md and "split seed 2022" in md and "synth seed 0" in md
-    assert "Regenerate: `python -m recbole_poserec.benchmark --quick" in md and "Sum of the runs' wall times" in md
+    assert "Regenerate: `python -m poserec_experiments.benchmark --quick" in md and "Sum of the runs' wall times" in md
     assert md.count("**0.") >= 6  # one bold best per column
     for png in ("table1.png", "timings.png"):
         assert (out / png).read_bytes()[:8] == PNG_MAGIC
@@ -231,7 +231,7 @@ def test_a_result_stored_before_reuse_keys_existed_gets_its_key(tmp_path):
 
 
 def test_item_subsets_are_nested_and_drop_unannotated_videos(small_dataset_dir, tmp_path):
-    from recbole_poserec.experiments.datasets import subset_items_raw
+    from poserec_experiments.derived_datasets import subset_items_raw
 
     small = subset_items_raw(small_dataset_dir.raw_dir, tmp_path / "r20", 0.2, seed=7)
     large = subset_items_raw(small_dataset_dir.raw_dir, tmp_path / "r60", 0.6, seed=7)
@@ -249,7 +249,7 @@ def test_item_subsets_are_nested_and_drop_unannotated_videos(small_dataset_dir, 
 def test_ablation_report_from_stored_runs(small_dataset_dir, tmp_path, monkeypatch):
     """Hand-made stored results for two prototype variants x 2 seeds -> csv, md (paper's direction), png, and
     the study's README section (a copy of the markers here; the real README is written only for results/)."""
-    from recbole_poserec.experiments import readme as readme_module
+    from poserec_experiments import readme as readme_module
 
     readme = tmp_path / "README.md"
     readme.write_text("a\n<!-- ablation-prototypes:start -->\nold\n<!-- ablation-prototypes:end -->\nb\n")
@@ -277,11 +277,11 @@ def test_ablation_report_from_stored_runs(small_dataset_dir, tmp_path, monkeypat
     assert (out / "prototypes.png").read_bytes()[:8] == PNG_MAGIC
     section = readme.read_text()
     assert "old" not in section and "#### `prototypes`" in section and "> Paper:" in section
-    assert "| variant | Ins Rec N@10 |" in section and "| K=2 w L_pro | **0.2000 ± 0.0000** |" in section and "regenerate: `python -m recbole_poserec.ablate" in section
+    assert "| variant | Ins Rec N@10 |" in section and "| K=2 w L_pro | **0.2000 ± 0.0000** |" in section and "regenerate: `python -m poserec_experiments.ablate" in section
 
 
 def test_readme_section_is_replaced_between_its_markers(tmp_path):
-    from recbole_poserec.experiments.readme import (
+    from poserec_experiments.readme import (
         PAPER_TABLE1, paper_table1_markdown, replace_section, writes_repository_results, RESULTS_DIR)
 
     readme = tmp_path / "README.md"

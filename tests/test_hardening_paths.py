@@ -195,7 +195,7 @@ def test_synth_refuses_a_non_empty_foreign_directory_unless_forced(tmp_path, cap
 
 
 def test_default_dataset_never_replaces_foreign_directories(tmp_path, monkeypatch):
-    from recbole_poserec.default_data import ensure_default_dataset
+    from recbole_poserec.data.default_datasets import ensure_default_dataset
 
     monkeypatch.setenv("RECBOLE_POSEREC_CACHE", str(tmp_path / "cache"))
     (tmp_path / "pose-obe").mkdir()

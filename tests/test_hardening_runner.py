@@ -1,7 +1,7 @@
 """The experiment harness under kills, concurrent sweeps, damaged stores and hostile arguments (issue #10).
 
 Workers are fake (``python=`` of ``run_one`` / ``run_all``: a small script that sleeps or writes a result),
-except in the one test that stops a real ``python -m recbole_poserec.benchmark`` while its worker starts.
+except in the one test that stops a real ``python -m poserec_experiments.benchmark`` while its worker starts.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import pytest
 
 from dataset_conversion.entrypoint import run_main
 from dataset_conversion.errors import DataError
-from recbole_poserec import ablate, benchmark
-from recbole_poserec.experiments import runner, worker
-from recbole_poserec.experiments.runner import ResultStore, RunBusy, RunFailed, RunLock, RunSpec
+from poserec_experiments import ablate, benchmark
+from poserec_experiments import runner, worker
+from poserec_experiments.runner import ResultStore, RunBusy, RunFailed, RunLock, RunSpec
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
@@ -49,7 +49,7 @@ def strict_json(path: Path):
 
 def write_script(path: Path, body: str) -> str:
     """An executable Python script standing in for the worker's interpreter: it is called as
-    ``SCRIPT -m recbole_poserec.experiments.worker SPEC.json RESULT.json`` in the run directory."""
+    ``SCRIPT -m poserec_experiments.worker SPEC.json RESULT.json`` in the run directory."""
     path.write_text(f"#!{sys.executable}\n" + textwrap.dedent(body), encoding="utf-8")
     path.chmod(0o755)
     return str(path)
@@ -86,7 +86,7 @@ GOOD_RESULT = json.dumps({"test_result": METRICS, "train_seconds": 1.0, "test_se
 DRIVER = """
 import sys
 from dataset_conversion.entrypoint import run_main
-from recbole_poserec.experiments import runner
+from poserec_experiments import runner
 
 def main(argv):
     work, store, python = argv
@@ -189,7 +189,7 @@ def test_timeout_stops_the_workers_process_group(tmp_path, monkeypatch):
 
 def test_sigterm_of_a_real_benchmark_stops_its_worker(small_dataset_dir, tmp_path):
     work = tmp_path / "work"
-    argv = [sys.executable, "-m", "recbole_poserec.benchmark", "--quick", "--models", "Pop", "--levels", "ins",
+    argv = [sys.executable, "-m", "poserec_experiments.benchmark", "--quick", "--models", "Pop", "--levels", "ins",
             "--data-path", str(small_dataset_dir.data_path), "--ins-dataset", small_dataset_dir.name,
             "--out", str(tmp_path / "out"), "--work-dir", str(work), "--no-progress"]
     bench = subprocess.Popen(argv, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

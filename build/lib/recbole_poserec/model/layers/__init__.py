@@ -1,0 +1,1 @@
+"""Reusable layers of the plug-in's models (one module per model family)."""

@@ -1,0 +1,80 @@
+"""PoseRec's network without RecBole: video side, item side and Eq. 7 scoring.
+
+Kept apart from the RecBole model class so that a trained checkpoint can recommend for a new
+video from its state_dict and hyper-parameters alone (the item factor embeddings are a buffer).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from recbole_poserec.model.item_side import ItemSide
+from recbole_poserec.model.scoring import chunk_normalize, item_score_matrix, score_all_items
+from recbole_poserec.model.stgcn import STGCN
+
+# Hyper-parameters that define the network's shapes, with the paper's defaults.
+ARCHITECTURE_DEFAULTS = {
+    "gcn_layers": 3,
+    "num_prototypes": 4,
+    "embedding_size": 256,
+    "temporal_kernel": 9,
+    "dropout": 0.0,
+    "pose_input_channels": (0, 1, 2, 3),
+}
+POSE_CHANNELS = 4  # x, y, z, visibility: the layout of every stored window
+
+
+class PoseRecNetwork(nn.Module):
+    """Video side (ST-GCN, Eqs. 1-2) and item side (Eqs. 3, 4, 6) sharing K prototype chunks (Eq. 7).
+
+    ``item_factors`` is (n_items, F, D): the text embeddings of each item's F factors.
+    """
+
+    def __init__(self, item_factors: torch.Tensor, gcn_layers: int = 3, num_prototypes: int = 4,
+                 embedding_size: int = 256, temporal_kernel: int = 9, dropout: float = 0.0,
+                 pose_input_channels=(0, 1, 2, 3)):
+        super().__init__()
+        self.pose_input_channels = [int(c) for c in pose_input_channels]
+        if not self.pose_input_channels or not set(self.pose_input_channels) <= set(range(POSE_CHANNELS)):
+            raise ValueError(f"pose_input_channels must be indices into (x, y, z, visibility), got {pose_input_channels}")
+        if embedding_size % num_prototypes:
+            raise ValueError(f"embedding_size ({embedding_size}) must be a multiple of num_prototypes ({num_prototypes})")
+        self.num_prototypes = num_prototypes
+        self.video_side = STGCN(gcn_layers, len(self.pose_input_channels), embedding_size, temporal_kernel, dropout)
+        _, num_factors, factor_size = item_factors.shape
+        self.item_side = ItemSide(num_factors, factor_size, num_prototypes, embedding_size // num_prototypes)
+        self.register_buffer("item_factors", item_factors.float())
+
+    @classmethod
+    def from_hyper_parameters(cls, item_factors: torch.Tensor, params: dict) -> "PoseRecNetwork":
+        """Build from a dict holding (some of) :data:`ARCHITECTURE_DEFAULTS`' keys."""
+        chosen = {key: params.get(key, default) for key, default in ARCHITECTURE_DEFAULTS.items()}
+        chosen = {key: (value if value is not None else ARCHITECTURE_DEFAULTS[key]) for key, value in chosen.items()}
+        return cls(item_factors, **chosen)
+
+    def video_embeddings(self, poses: torch.Tensor) -> torch.Tensor:
+        """e_v (Eq. 2) of windows (N, T, V, 4) or flattened (N, T*V*4) -> (N, K*d).
+
+        Only ``pose_input_channels`` are fed to the ST-GCN (e.g. x, y, visibility for the 2D-pose study).
+        """
+        if poses.dim() == 2:
+            poses = poses.reshape(poses.shape[0], -1, self.video_side.num_landmarks, POSE_CHANNELS)
+        if len(self.pose_input_channels) != POSE_CHANNELS:
+            poses = poses[..., self.pose_input_channels]
+        return self.video_side.encode_windows(poses)
+
+    def item_representations(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalized item chunks (n_items, K, d) and prototype weights omega (n_items, K) of every item."""
+        item_vectors, omega = self.item_side(self.item_factors)
+        return chunk_normalize(item_vectors, self.num_prototypes), omega
+
+    def item_matrix(self) -> torch.Tensor:
+        """The (n_items, K*d) matrix M with y = e_v M^T (Eq. 7), computed once per evaluation pass."""
+        return item_score_matrix(*self.item_representations())
+
+    def score_windows(self, poses: torch.Tensor, item_matrix: torch.Tensor | None = None) -> torch.Tensor:
+        """Eq. 7 scores of windows against every item: (N, n_items)."""
+        matrix = self.item_matrix() if item_matrix is None else item_matrix
+        video_chunks = chunk_normalize(self.video_embeddings(poses), self.num_prototypes)
+        return score_all_items(video_chunks, matrix)

@@ -1,0 +1,124 @@
+"""Run a model (plug-in or RecBole built-in) end to end with RecBole's dataset, trainer and evaluator.
+
+Every problem with the settings or the places they name (data_path, the dataset folder and its
+files, checkpoint_dir) is a one-line :class:`~dataset_conversion.errors.DataError` raised by
+:func:`prepare_config`, before any data is loaded or a model is built.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from logging import getLogger
+from pathlib import Path
+
+from recbole.data import create_dataset
+from recbole.utils import init_logger, init_seed, set_color
+
+from dataset_conversion.errors import DataError
+from recbole_poserec.config import Config
+from recbole_poserec.data.dataloader import data_preparation
+from recbole_poserec.data.default_datasets import (
+    DEFAULT_DATASETS,
+    dataset_provenance,
+    ensure_default_dataset,
+    provenance_line,
+)
+from recbole_poserec.utils import get_model, get_trainer
+
+
+def check_directory_setting(config: Config, key: str, path: str | os.PathLike) -> None:
+    """``path`` (setting ``key``) must be a directory, or creatable: its first existing ancestor is one."""
+    path = Path(path)
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise config.setting_error(key, f"{existing} is not a directory")
+
+
+def dataset_files(config: Config) -> list[str]:
+    """The interaction files RecBole will read: ``<dataset>.<part>.inter`` per ``benchmark_filename``, else
+    ``<dataset>.inter``."""
+    name, parts = config["dataset"], config["benchmark_filename"]
+    return [f"{name}.{part}.inter" for part in parts] if parts else [f"{name}.inter"]
+
+
+def check_dataset(config: Config) -> None:
+    """The dataset folder and its interaction files exist (after the default datasets were generated)."""
+    folder = Path(config["data_path"])
+    if not folder.is_dir():
+        raise config.setting_error("dataset", f"the dataset directory {folder} is missing under data_path "
+                                              f"{folder.parent}, and '{config['dataset']}' is not one of the "
+                                              f"generated default datasets ({', '.join(DEFAULT_DATASETS)})")
+    missing = [name for name in dataset_files(config) if not (folder / name).is_file()]
+    if missing:
+        raise DataError(folder, f"the dataset lacks {', '.join(missing)} (RecBole reads "
+                                f"<dataset>.<part>.inter for each benchmark_filename part, else <dataset>.inter)")
+
+
+def prepare_config(model=None, dataset=None, config_file_list=None, config_dict=None, command_line=None) -> Config:
+    """The plug-in ``Config``, its paths checked; the default datasets are generated first when missing."""
+    config = Config(model=model, dataset=dataset, config_file_list=config_file_list, config_dict=config_dict,
+                    command_line=command_line)
+    data_root = os.path.dirname(os.path.normpath(config["data_path"]))
+    check_directory_setting(config, "data_path", data_root)
+    check_directory_setting(config, "checkpoint_dir", config["checkpoint_dir"])
+    try:
+        ensure_default_dataset(data_root, config["dataset"], getLogger())
+    except OSError as err:
+        raise config.setting_error("data_path", f"cannot generate the default dataset '{config['dataset']}' "
+                                                f"under {data_root} ({err.strerror or type(err).__name__})") from None
+    check_dataset(config)
+    return config
+
+
+def run_recbole(model=None, dataset=None, config_file_list=None, config_dict=None, saved=True,
+                command_line=None) -> dict:
+    """Train on the train split, select on valid, report the test split (RecBole's ``run_recbole``).
+
+    Returns ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``, ``test_result``,
+    ``train_seconds``, ``test_seconds``, ``checkpoint`` and ``synthetic``. ``command_line``: the
+    ``--key=value`` settings (None: RecBole reads ``sys.argv``). Bad settings raise a one-line
+    :class:`~dataset_conversion.errors.DataError` before the dataset is loaded.
+    """
+    config = prepare_config(model, dataset, config_file_list, config_dict, command_line)
+    init_seed(config["seed"], config["reproducibility"])
+    init_logger(config)
+    logger = getLogger()
+    meta = dataset_provenance(config["data_path"], config["dataset"])
+    notice = provenance_line(meta)
+    if notice:
+        logger.warning(set_color(notice, "red"))
+    logger.info(config)
+
+    dataset_obj = create_dataset(config)
+    logger.info(dataset_obj)
+    train_data, valid_data, test_data = data_preparation(config, dataset_obj)
+
+    init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
+    model_obj = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    logger.info(model_obj)
+
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model_obj)
+    started = time.perf_counter()
+    best_valid_score, best_valid_result = trainer.fit(
+        train_data, valid_data, saved=saved, show_progress=config["show_progress"]
+    )
+    train_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    test_result = trainer.evaluate(test_data, load_best_model=saved, show_progress=config["show_progress"])
+    test_seconds = time.perf_counter() - started
+
+    logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
+    logger.info(set_color("test result", "yellow") + f": {test_result}")
+    if notice:
+        logger.warning(set_color(notice, "red"))
+    return {
+        "best_valid_score": best_valid_score,
+        "valid_score_bigger": config["valid_metric_bigger"],
+        "best_valid_result": best_valid_result,
+        "test_result": test_result,
+        "train_seconds": train_seconds,
+        "test_seconds": test_seconds,
+        "checkpoint": trainer.saved_model_file if saved else None,
+        "synthetic": bool(meta.get("synthetic")),
+    }
