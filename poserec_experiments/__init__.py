@@ -1,19 +1,21 @@
-"""Reproducible experiment sweeps: the Table 1 benchmark and the paper's ablation studies.
+"""Reproducible experiment sweeps beside the plug-in: the Table 1 benchmark and the paper's ablation studies.
 
-Modules, one job each:
+A repository tool, not part of the wheel: it uses only the plug-in's public API (``run_recbole``, the
+property files, the model lookup, the default datasets). Modules, one job each:
 
-``runner``     run specifications, one subprocess per run, the resumable per-run result store
-``worker``     the subprocess entry point (``python -m poserec_experiments.worker``)
-``aggregate``  mean / sample std over seeds, long-format rows, CSV writing
-``report``     markdown tables (mean ± std, best in bold, provenance header) and PNG plots
-``datasets``   derived datasets of the ablations (other window lengths, item subsets) and provenance
-``studies``    the ablation studies: variants, training budgets, the paper's reported direction
+``benchmark``         ``python -m poserec_experiments.benchmark``: Table 1, every model on both levels
+``ablate``            ``python -m poserec_experiments.ablate <study>``: one ablation study of the paper
+``arguments``         the command-line options and checks both commands share
+``budgets``           the training budgets (``budgets/benchmark.yaml``, ``budgets/ablations.yaml``) and their loader
+``studies``           the ablation studies: variants, levels, the paper's direction, the findings judged
+``verdicts``          the kinds of finding and how each is judged against the seed-noise yardstick
+``derived_datasets``  the default and derived datasets of the sweeps (other window lengths, item subsets) and provenance
+``runner``            run specifications, one subprocess per run, the resumable per-run result store
+``worker``            the subprocess entry point (``python -m poserec_experiments.worker``)
+``aggregate``         mean / sample std over seeds, long-format rows, CSV writing
+``report``            markdown tables (mean ± std, best in bold, provenance header) and PNG plots
+``readme``            the README sections the commands write, and the paper's Table 1
+``loop_reference``    a per-window-loop PoseRec loss: the tests' oracle and the speed script's baseline
 
-The command lines are ``python -m poserec_experiments.benchmark`` and ``python -m poserec_experiments.ablate``.
-Every number in their outputs comes from RecBole's trainer and evaluator in a real run.
+Every number in the commands' outputs comes from RecBole's trainer and evaluator in a real run.
 """
-
-from poserec_experiments.aggregate import METRIC_ORDER, aggregate_runs, mean_std
-from poserec_experiments.runner import ResultStore, RunSpec, run_all
-
-__all__ = ["METRIC_ORDER", "ResultStore", "RunSpec", "aggregate_runs", "mean_std", "run_all"]

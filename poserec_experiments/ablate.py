@@ -3,7 +3,7 @@
 ``python -m poserec_experiments.ablate <study> [--seeds N] [--base-seeds N] [--epochs N] [--window-step K] [--quick]
 [--data-path dataset/] [--out results/ablations/] [--levels ins cat] [--variants NAME ...]``
 
-Studies (definitions, budgets and the paper's reported direction: :mod:`poserec_experiments.studies`):
+Studies (variants, the paper's reported direction and the findings judged: :mod:`poserec_experiments.studies`):
 
 ``triplet``     with / without L_triple, and the mining variants pose_threshold, pose_fraction, random, hard,
                 with each variant's training step time (Table 2)
@@ -15,16 +15,16 @@ Studies (definitions, budgets and the paper's reported direction: :mod:`poserec_
 ``items``       20, 40, 60, 80, 100 % of the items (Fig. 5)
 
 Every run is a real RecBole run of PoseRec in its own process (RecBole ``seed`` 2022, 2023, ...), model
-selected on the validation NDCG@10, test metrics reported. One training budget per study, the same for all
-its variants (``--epochs``, ``--stopping-step``, ``--eval-step`` override the study's default). ``--set
-KEY=VALUE`` applies to every run, but a variant's own keys win over it.
+selected on the validation NDCG@10, test metrics reported. One training budget for every variant of every
+study, ``poserec_experiments/budgets/ablations.yaml`` (``--epochs``, ``--stopping-step``, ``--eval-step``
+override it). ``--set KEY=VALUE`` applies to every run, but a variant's own keys win over it.
 
 Data: the base datasets are ``--ins-dataset`` / ``--cat-dataset`` re-converted with a window every
-``--window-step`` frames (default 20: every video and the same split, a quarter of the windows of the
-default step 5; ``--window-step 5`` uses the default datasets as they are). The study's base variant (PoseRec
-as configured) runs with ``--base-seeds`` seeds when that is more than ``--seeds``; its spread is the noise
-yardstick of the verdicts (:mod:`poserec_experiments.verdicts`). A run that another study already
-finished under another name (the base variant) is reused, not trained again.
+``--window-step`` frames (default: the budget's ``window_step``, 20: every video and the same split, a
+quarter of the windows of the default step 5; ``--window-step 5`` uses the default datasets as they are).
+The study's base variant (PoseRec as configured) runs with ``--base-seeds`` seeds when that is more than
+``--seeds``; its spread is the noise yardstick of the verdicts (:mod:`poserec_experiments.verdicts`). A run
+that another study already finished under another name (the base variant) is reused, not trained again.
 
 Outputs under ``--out`` (default ``results/ablations/``): ``<study>.csv`` (long format
 ``study,level,variant,metric,mean,std,seeds`` followed by the timing columns ``train_seconds_mean,
@@ -69,7 +69,9 @@ from poserec_experiments.arguments import (
     unique_values,
     writable_directory,
 )
+from poserec_experiments.budgets import read_budget
 from poserec_experiments.derived_datasets import (
+    CONVERTER_LEVELS,
     ITEM_SUBSET_SEED,
     dataset_config_files,
     ensure_dataset,
@@ -101,8 +103,7 @@ from poserec_experiments.studies import DEFAULT_SEEDS, STUDIES, Study, Variant
 from poserec_experiments.verdicts import StudyResults, verdicts
 
 MODEL = "PoseRec"
-ABLATION_WINDOW_STEP = 20  # a window every 20 frames: every video and the same split, a quarter of the windows
-CONVERTER_LEVELS = {"ins": "instance", "cat": "category"}
+BUDGET = read_budget("ablations")
 CSV_HEADER = ["study", "level", "variant", "metric", "mean", "std", "seeds", "train_seconds_mean",
               "test_seconds_mean", "step_seconds_mean", "step_seconds_std", "epochs_mean"]
 
@@ -118,8 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--raw-dir", default=None,
                         help="raw data of the derived datasets (default: the one --ins-dataset was converted from, "
                              "else <data-path>/raw-synthetic, generated if missing)")
-    parser.add_argument("--window-step", type=positive_int, default=ABLATION_WINDOW_STEP,
-                        help=f"a window every N frames in the base and derived datasets (default {ABLATION_WINDOW_STEP}; "
+    parser.add_argument("--window-step", type=positive_int, default=BUDGET["window_step"],
+                        help=f"a window every N frames in the base and derived datasets (default {BUDGET['window_step']}; "
                              f"{DEFAULT_STEP} = the default datasets as they are)")
     parser.add_argument("--frames-step", type=positive_int, default=None,
                         help="window step of the frames study's datasets (default: --window-step)")
@@ -253,7 +254,7 @@ def build_specs(study: Study, args, data_path: Path, resolver: DatasetResolver, 
 
     The study's base variant runs with ``max(--seeds, --base-seeds)`` seeds, the others with ``--seeds``.
     """
-    budget = study.budget.config() | budget_overrides(args.epochs, args.stopping_step, args.eval_step)
+    budget = training_budget(args)
     overrides = parse_overrides(args.overrides)
     defaults = model_defaults()
     specs = []
@@ -270,6 +271,11 @@ def build_specs(study: Study, args, data_path: Path, resolver: DatasetResolver, 
                 spec.reuse_key = spec.equivalence_key(defaults)
                 specs.append(spec)
     return specs
+
+
+def training_budget(args) -> dict:
+    """The RecBole settings of ``budgets/ablations.yaml`` with the command line's budget options over them."""
+    return BUDGET["train"] | budget_overrides(args.epochs, args.stopping_step, args.eval_step)
 
 
 def _ms(mean, std) -> str:
@@ -291,7 +297,7 @@ def extra_columns(study: Study, timings) -> list:
 
 
 def learning_rate(budget: dict, args) -> float:
-    """The learning rate every run used: the study budget's unless ``--set learning_rate=...`` overrides it."""
+    """The learning rate every run used: the budget's unless ``--set learning_rate=...`` overrides it."""
     return (budget | parse_overrides(args.overrides))["learning_rate"]
 
 
@@ -315,7 +321,7 @@ def write_outputs(study: Study, out: Path, specs, summary, args, data_path: Path
     groups = [(level, LEVEL_LABELS[level]) for level in args.levels]
     variants = selected_variants(study, args)
     datasets = list(dict.fromkeys(s.dataset for s in specs))
-    budget = study.budget.config() | budget_overrides(args.epochs, args.stopping_step, args.eval_step)
+    budget = training_budget(args)
     tables = []
     for level, label in groups:
         level_rows = [r for r in rows if r["level"] == level]
@@ -366,7 +372,7 @@ def write_outputs(study: Study, out: Path, specs, summary, args, data_path: Path
         text += ["**Runs not done** (failed or running in another process; left out above): "
                  + ", ".join(summary.not_done), ""]
     findings = verdicts(StudyResults(study, rows, timings))
-    text += ["**The paper's findings on this data** (rules: `poserec_experiments/verdicts.py`):", "",
+    text += ["**The paper's findings on this data** (rules: `poserec_experiments/studies.py`):", "",
              *[f"- {line}" for line in findings or ["no finding can be judged from these runs yet"]], ""]
     outputs.append(write_markdown(out / f"{study.name}.md", "\n".join(text)))
     if writes_repository_results(out):
@@ -392,8 +398,7 @@ def readme_section(study: Study, rows, timings, groups, variants, findings, budg
                    summary) -> str:
     """The study's part of the README's "Ablations" section: NDCG@10 / Recall@10 table and the verdicts."""
     columns = extra_columns(study, [t for t in timings if t["level"] == "ins"])
-    timing = [c for c in columns if c[0] in ("train step [ms]", "Time (rel.)")] if (
-        study.name == "triplet" or study.relative_time_to) else []
+    timing = [c for c in columns if c[0] in ("train step [ms]", "Time (rel.)")] if study.judges_step_time else []
     seeds = f"{args.seeds} seed{'s' if args.seeds > 1 else ''}" + (
         f", base variant `{study.base}` {base_seed_count(args)} seeds" if base_seed_count(args) > args.seeds else "")
     lines = [

@@ -15,6 +15,7 @@ import csv
 import io
 import math
 import os
+import statistics
 from pathlib import Path
 
 from poserec_experiments.runner import atomic_write_text
@@ -24,15 +25,11 @@ METRIC_LABELS = {"recall": "R", "ndcg": "N"}
 
 
 def mean_std(values) -> tuple[float, float]:
-    """``(mean, sample std)`` of a non-empty sequence; the std of one value is 0."""
+    """``(mean, sample std)`` of a non-empty sequence (:func:`statistics.fmean`, :func:`statistics.stdev`:
+    ddof 1); the std of one value is 0. An empty sequence raises ``statistics.StatisticsError`` (a ValueError)."""
     values = [float(v) for v in values]
-    if not values:
-        raise ValueError("mean_std needs at least one value")
-    mean = math.fsum(values) / len(values)
-    if len(values) == 1:
-        return mean, 0.0
-    variance = math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1)
-    return mean, math.sqrt(variance)
+    mean = statistics.fmean(values)
+    return mean, statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def ordered_metrics(names) -> list[str]:

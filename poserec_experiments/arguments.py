@@ -24,11 +24,11 @@ from dataset_conversion.entrypoint import (
     positive_int,
 )
 from dataset_conversion.errors import DataError
+from poserec_experiments.derived_datasets import DEFAULT_DATASETS
 from poserec_experiments.report import format_duration
 from poserec_experiments.runner import RUNNER_KEYS, non_finite_fields
 
 LEVEL_LABELS = {"ins": "Ins Rec", "cat": "Cat Rec"}
-DEFAULT_DATASETS = {"ins": "pose-obe", "cat": "pose-obe-cat"}
 FIRST_SEED = 2022
 MAX_SEED = 2**32 - 1  # numpy's seed range; RecBole seeds numpy, torch and random with it
 MAX_SEEDS = 1000
@@ -157,9 +157,14 @@ def writable_directory(option: str, path: Path) -> Path:
     return path
 
 
+# Options that change how a command runs, not what it writes: left out of the command that regenerates it.
+PRESENTATION_OPTIONS = ("--report-only", "--no-progress")
+
+
 def command_string(module: str, argv) -> str:
-    """``python -m <module> <argv>``, shell-quoted: the command that regenerates the outputs."""
-    return " ".join(["python", "-m", module] + [shlex.quote(a) for a in argv])
+    """``python -m <module> <argv>``, shell-quoted: the command that regenerates the outputs (the stored runs
+    make a rerun report-only by itself; :data:`PRESENTATION_OPTIONS` are left out)."""
+    return " ".join(["python", "-m", module] + [shlex.quote(a) for a in argv if a not in PRESENTATION_OPTIONS])
 
 
 def budget_overrides(epochs, stopping_step, eval_step) -> dict:

@@ -8,9 +8,10 @@ Levels: ``ins`` = dataset ``pose-obe`` (Ins Rec), ``cat`` = ``pose-obe-cat`` (Ca
 (:mod:`poserec_experiments.runner`) with RecBole ``seed`` = 2022, 2023, ...; the model is selected
 on the validation NDCG@10 and its test metrics are reported (``saved=True``).
 
-Training budget: each model's YAML (``properties/model/<Model>.yaml``: ``epochs``, ``stopping_step``,
-``eval_step`` from ``properties/overall.yaml``) unless ``--epochs`` / ``--stopping-step`` / ``--eval-step``
-override it; Random and Pop have nothing to train and always keep their YAML's single epoch.
+Training budget: ``poserec_experiments/budgets/benchmark.yaml`` per model, layered over each model's YAML
+(``properties/model/<Model>.yaml``; ``eval_step`` from ``properties/overall.yaml``), unless ``--epochs`` /
+``--stopping-step`` / ``--eval-step`` override it; Random and Pop have nothing to train and always keep
+their YAML's single epoch.
 
 Outputs (under ``--out``, default ``results/``):
 
@@ -38,10 +39,9 @@ a run failed.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from pathlib import Path
-
-import yaml
 
 from dataset_conversion.entrypoint import ArgumentParser, run_main
 from poserec_experiments.aggregate import (
@@ -64,6 +64,7 @@ from poserec_experiments.arguments import (
     unique_values,
     writable_directory,
 )
+from poserec_experiments.budgets import read_budget
 from poserec_experiments.derived_datasets import dataset_config_files, ensure_dataset, read_meta
 from poserec_experiments.report import (
     format_duration,
@@ -82,7 +83,6 @@ MODELS = ("Random", "Pop", "FM", "DeepFM", "NeuMF", "AFN", "FRNet", "PoseRec")
 QUICK_MODELS = ("Pop", "FM", "PoseRec")
 FIXED_BUDGET_MODELS = frozenset({"Random", "Pop"})  # nothing to train: their YAML's one epoch is kept
 DEFAULT_SEEDS = 3
-BUDGET_FILE = Path(__file__).resolve().parents[1] / "properties" / "benchmark.yaml"
 TABLE1_HEADER = ["level", "model", "metric", "mean", "std", "seeds"]
 TIMINGS_HEADER = ["level", "model", "train_seconds_mean", "test_seconds_mean", "seeds"]
 
@@ -98,19 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def model_budgets(path: Path = BUDGET_FILE) -> dict:
-    """The per-model training budget of the benchmark (``properties/benchmark.yaml``)."""
-    with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle) or {}
-
-
 def build_specs(args, data_path: Path) -> list[RunSpec]:
     """One spec per (seed, level, model), seed outermost: a complete one-seed table exists early."""
     seeds = seed_list(args.seeds, args.first_seed)
     budget = budget_overrides(args.epochs, args.stopping_step, args.eval_step)
     overrides = parse_overrides(args.overrides)
     datasets = {"ins": args.ins_dataset, "cat": args.cat_dataset}
-    per_model = model_budgets()
+    per_model = read_budget(STUDY)
     specs = []
     for seed in seeds:
         for level in args.levels:
@@ -136,7 +130,7 @@ def budget_table(results, models) -> str:
 
         epochs_run = [r.get("timing", {}).get("train_epochs") for r in members]
         epochs_run = [e for e in epochs_run if e is not None]
-        mean_run = f"{sum(epochs_run) / len(epochs_run):.1f}" if epochs_run else "?"
+        mean_run = f"{statistics.fmean(epochs_run):.1f}" if epochs_run else "?"
         lines.append(f"| {model} | {values('epochs')} | {values('stopping_step')} | {values('eval_step')} | {mean_run} |")
     return "\n".join(lines) + "\n"
 
@@ -216,7 +210,7 @@ def write_outputs(out: Path, specs, summary, args, data_path: Path, command: str
         "have nothing to train):",
         "",
         budget_table(results, models_run),
-        "Per-model settings of `properties/benchmark.yaml` used (layered over the model's YAML): "
+        "Per-model settings of `poserec_experiments/budgets/benchmark.yaml` used (layered over the model's YAML): "
         + "; ".join(f"{m}: `{overrides}`" for m, overrides in run_overrides(specs, models_run).items()) + ".",
         "",
         f"**Compute.** Sum of the runs' wall times: {format_duration(summary.compute_seconds)} "

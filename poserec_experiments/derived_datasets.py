@@ -27,6 +27,7 @@ import numpy as np
 from dataset_conversion.layout import DEFAULT_STEP
 from recbole_poserec.config import PROPERTIES_DIR
 from recbole_poserec.data.default_datasets import (
+    DEFAULT_DATASETS as DEFAULT_DATASET_LEVELS,
     DEFAULT_SYNTH_SEED,
     RAW_DIR_NAME,
     dataset_provenance,
@@ -34,7 +35,10 @@ from recbole_poserec.data.default_datasets import (
     ensure_default_dataset,
 )
 
-LEVEL_DATASET_YAML = {"ins": "pose-obe.yaml", "cat": "pose-obe-cat.yaml"}
+CONVERTER_LEVELS = {"ins": "instance", "cat": "category"}  # the sweeps' level names -> the converter's
+# The default dataset of each level (``pose-obe``, ``pose-obe-cat``), named by the plug-in.
+DEFAULT_DATASETS = {level: name for level, converter_level in CONVERTER_LEVELS.items()
+                    for name, of in DEFAULT_DATASET_LEVELS.items() if of == converter_level}
 DERIVED_FILE = "DERIVED.json"
 ITEM_SUBSET_SEED = 2022
 
@@ -43,7 +47,7 @@ def dataset_config_files(name: str, level: str) -> tuple[str, ...]:
     """Extra YAML for a dataset without its own ``properties/dataset/<name>.yaml``: the level's default one."""
     if os.path.isfile(os.path.join(PROPERTIES_DIR, "dataset", f"{name}.yaml")):
         return ()
-    return (os.path.join(PROPERTIES_DIR, "dataset", LEVEL_DATASET_YAML[level]),)
+    return (os.path.join(PROPERTIES_DIR, "dataset", f"{DEFAULT_DATASETS[level]}.yaml"),)
 
 
 def read_meta(data_path: str | os.PathLike, name: str) -> dict:

@@ -1,39 +1,22 @@
-"""The paper's ablation studies: variants, levels, training budget and the paper's reported direction.
+"""The paper's ablation studies, each in one place: its variants, levels, the paper's reported direction and
+the findings its verdicts judge.
 
 Every variant is PoseRec with a few configuration overrides (``Variant.config``) and, for the frames
 and items studies, a derived dataset (``Variant.dataset``; see :mod:`poserec_experiments.derived_datasets`).
-All variants of a study share one training budget (:class:`Budget`): ``epochs`` (the maximum),
-``stopping_step`` (early stopping patience, in validations), ``eval_step`` (validate every that many
-epochs) and ``learning_rate``; the test metrics are those of the checkpoint with the best validation
-NDCG@10. The defaults below are sized for a 2-core CPU machine (the same learning rate as the Table 1
-benchmark, ``properties/benchmark.yaml``; the paper's 1e-4 needs many more epochs) and can be overridden
-on the command line (``--epochs``, ``--stopping-step``, ``--eval-step``, ``--set learning_rate=...``).
+Every variant of every study runs with the training budget of ``budgets/ablations.yaml``
+(:mod:`poserec_experiments.budgets`); the test metrics are those of the checkpoint with the best validation
+NDCG@10. A study's ``findings`` are rules of :mod:`poserec_experiments.verdicts` naming the study's variants;
+:class:`Study` refuses a finding that names a variant it does not have.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-FACTOR_FIELDS = ("f_name", "f_usage", "f_size", "f_shape", "f_color", "f_material", "f_style", "f_pattern",
-                 "f_description")
+from dataset_conversion.layout import FACTOR_FIELDS, FACTORS
+from poserec_experiments.verdicts import Best, Better, CheaperStep, Falls, Finding, Ranking
+
 DEFAULT_SEEDS = (2022, 2023, 2024)
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Training budget shared by every variant of a study."""
-
-    epochs: int
-    stopping_step: int
-    eval_step: int = 1
-    learning_rate: float = 1e-3
-
-    def config(self) -> dict:
-        return {"epochs": self.epochs, "stopping_step": self.stopping_step, "eval_step": self.eval_step,
-                "learning_rate": self.learning_rate}
-
-
-DEFAULT_BUDGET = Budget(epochs=6, stopping_step=3)
 
 
 @dataclass(frozen=True)
@@ -60,16 +43,16 @@ class Variant:
 
 @dataclass(frozen=True)
 class Study:
-    """An ablation study of the paper."""
+    """An ablation study of the paper: its variants and the findings judged on them."""
 
     name: str
     title: str
     paper_ref: str
     direction: str  # the paper's reported finding, quoted
     variants: tuple[Variant, ...]
+    findings: tuple[Finding, ...]  # in the order of the verdict sentences
     levels: tuple[str, ...] = ("ins",)
     base: str = ""  # the variant that is PoseRec as configured (run with --base-seeds seeds)
-    budget: Budget = DEFAULT_BUDGET
     plot_metrics: tuple[str, ...] = ("recall@5", "ndcg@5")
     x_label: str = ""
     reference: str | None = None  # variant drawn as a red line in a bar plot (Fig. 4)
@@ -77,9 +60,22 @@ class Study:
     requires_keys: tuple[str, ...] = ()  # PoseRec config keys the study needs (checked in PoseRec.yaml)
     notes: tuple[str, ...] = ()
 
+    def __post_init__(self):
+        names = {v.name for v in self.variants}
+        named = [self.base, self.reference, self.relative_time_to]
+        named += [name for finding in self.findings for name in finding.variants]
+        unknown = sorted({name for name in named if name is not None and name not in names})
+        if unknown:
+            raise ValueError(f"study {self.name} names variants it does not have: {unknown}")
+
     @property
     def plot_kind(self) -> str:
         return "lines" if all(v.x is not None for v in self.variants) else "bars"
+
+    @property
+    def judges_step_time(self) -> bool:
+        """Whether a finding is judged on training-step times (the README then shows them)."""
+        return any(isinstance(finding, CheaperStep) for finding in self.findings)
 
     def variant(self, name: str) -> Variant:
         for variant in self.variants:
@@ -90,13 +86,17 @@ class Study:
 
 def _triplet() -> Study:
     mining = [
-        ("pose_threshold", {"mining": "pose_threshold", "mining_threshold": 0.5}, "pose_threshold p=0.5"),
-        ("pose_fraction", {"mining": "pose_fraction", "mining_fraction": 0.5}, "pose_fraction 0.5"),
-        ("random", {"mining": "random"}, "random"),
-        ("hard", {"mining": "hard"}, "hard"),
+        ({"mining": "pose_threshold", "mining_threshold": 0.5}, "pose_threshold p=0.5"),
+        ({"mining": "pose_fraction", "mining_fraction": 0.5}, "pose_fraction 0.5"),
+        ({"mining": "random"}, "random"),
+        ({"mining": "hard"}, "hard"),
     ]
     variants = [Variant("w/o L_triple", {"triplet_weight": 0.0})]
-    variants += [Variant(f"w L_triple ({label})", {"triplet_weight": 1.0, **config}) for _, config, label in mining]
+    variants += [Variant(f"w L_triple ({label})", {"triplet_weight": 1.0, **config}) for config, label in mining]
+    base, hard = "w L_triple (pose_threshold p=0.5)", "w L_triple (hard)"
+    cheaper = ("pose-aware mining is cheaper than classic hard-negative mining",
+               "training step `{cheaper}` {cheaper_ms:.0f} ms vs `{dearer}` {dearer_ms:.0f} ms "
+               "(ratio {ratio:.2f}; {yardstick})")
     return Study(
         name="triplet",
         title="Pose-aware transductive hard-negative mining (L_triple) and mining variants",
@@ -106,7 +106,14 @@ def _triplet() -> Study:
                    "samples into mining\" (Method); pose-aware mining is claimed to be \"much more efficient than "
                    "traditional hard negative mining\" (mining space 2c instead of 2bc - c)."),
         variants=tuple(variants),
-        base="w L_triple (pose_threshold p=0.5)",
+        findings=(
+            Better("L_triple helps", base, "w/o L_triple", levels=None),
+            Better("negatives from dissimilar-pose windows avoid false negatives (pose-aware beats classic hard "
+                   "mining)", base, hard, levels=None),
+            CheaperStep(cheaper[0], base, hard, cheaper[1]),
+            CheaperStep(cheaper[0], "w L_triple (pose_fraction 0.5)", hard, cheaper[1]),
+        ),
+        base=base,
         levels=("ins", "cat"),
         plot_metrics=("recall@10", "ndcg@10"),
         notes=("`w/o L_triple` sets `triplet_weight: 0` (the mining is then not used for the loss); the "
@@ -136,12 +143,23 @@ def _prototypes() -> Study:
                    "when K = 1\"; \"with the increase of K, the model's performance is increased too\"; "
                    "\"K shouldn't be too large, otherwise, it would be suffered from over-fitting\" (Fig. 3)."),
         variants=variants,
+        findings=(
+            *[Better(f"L_pro helps at K={k}", f"K={k} w L_pro", f"K={k} w/o L_pro") for k in (2, 4, 8)],
+            Better("more prototypes help (K=4 over K=1)", "K=4 w L_pro", "K=1 w L_pro"),
+            Better("K too large over-fits (K=8 below K=4)", "K=4 w L_pro", "K=8 w L_pro"),
+        ),
         base="K=4 w L_pro",
         x_label="number of prototypes K",
     )
 
 
 def _frames() -> Study:
+    findings = []
+    for t in (25, 50):
+        findings += [Better(f"more frames give more information (T={t})", f"T={t}", "T=10"),
+                     CheaperStep("more frames take more time", "T=10", f"T={t}",
+                                 "training step {dearer} is {times:.2f}x that of {cheaper} "
+                                 "(paper, T=25: 1.55x; {yardstick})")]
     return Study(
         name="frames",
         title="Frames per window T (10, 25, 50)",
@@ -150,6 +168,7 @@ def _frames() -> Study:
                    "more complicated network to deal with more frames. Thus we balance the two aspects and set "
                    "the number of frames as 10.\" (Table 5; its Time column is relative to T = 10)"),
         variants=tuple(Variant(f"T={t}", {}, DerivedDataset("window", t), x=t) for t in (10, 25, 50)),
+        findings=tuple(findings),
         base="T=10",
         plot_metrics=("recall@5", "ndcg@5", "recall@20", "ndcg@20"),
         x_label="frames per window T",
@@ -171,6 +190,9 @@ def _layers() -> Study:
                    "high level features; when it is too large, it is easy to cause over-fitting. Setting L as 3 "
                    "is the best choice.\" (Fig. 6, Ins Rec and Cat Rec)"),
         variants=tuple(Variant(f"L={n}", {"gcn_layers": n}, x=n) for n in (1, 2, 3, 4)),
+        findings=(Best("L = 3 is the best", "L=3", tuple(f"L={n}" for n in (1, 2, 3, 4)),
+                       "L = 3 {best_score:.4f} vs the best other depth, L = {rival_x}, {rival_score:.4f} "
+                       "(difference {difference:+.4f}; {yardstick}; NDCG@10 {scores})"),),
         base="L=3",
         levels=("ins", "cat"),
         plot_metrics=("recall@5", "ndcg@5", "recall@20", "ndcg@20"),
@@ -180,8 +202,8 @@ def _layers() -> Study:
 
 def _factors() -> Study:
     variants = [Variant("none removed", {"item_factor_fields": list(FACTOR_FIELDS)})]
-    variants += [Variant(f"-{f[2:]}", {"item_factor_fields": [g for g in FACTOR_FIELDS if g != f]})
-                 for f in FACTOR_FIELDS]
+    variants += [Variant(f"-{factor}", {"item_factor_fields": [g for g in FACTOR_FIELDS if g != removed]})
+                 for factor, removed in zip(FACTORS, FACTOR_FIELDS)]
     return Study(
         name="factors",
         title="Leave one item factor out",
@@ -189,6 +211,12 @@ def _factors() -> Study:
         direction=("\"the most important factor is item name, size, and material. There are also misleading "
                    "factors, such as shapes.\" (Fig. 4, Ins Rec; the red line is \"no factor removed\")"),
         variants=tuple(variants),
+        findings=(
+            Ranking("the most important factors are name, size and material", "none removed",
+                    tuple((factor, f"-{factor}") for factor in FACTORS), ("name", "size", "material"),
+                    "the three largest drops when removed are {largest} ({yardstick}; drops beyond it: {beyond})"),
+            Better("shape is a misleading factor (removing it helps)", "-shape", "none removed"),
+        ),
         base="none removed",
         reference="none removed",
     )
@@ -202,6 +230,7 @@ def _pose2d() -> Study:
         direction="\"using 3D human poses significantly outperforms using 2D poses\" (Table 4, Ins Rec).",
         variants=(Variant("3D (x y z visibility)", {"pose_input_channels": [0, 1, 2, 3]}),
                   Variant("2D (x y visibility)", {"pose_input_channels": [0, 1, 3]})),
+        findings=(Better("3D poses beat 2D poses", "3D (x y z visibility)", "2D (x y visibility)"),),
         base="3D (x y z visibility)",
         plot_metrics=("recall@5", "ndcg@5", "recall@10", "ndcg@10"),
         requires_keys=("pose_input_channels",),
@@ -211,13 +240,16 @@ def _pose2d() -> Study:
 
 
 def _items() -> Study:
+    shares = (20, 40, 60, 80, 100)
     return Study(
         name="items",
         title="Share of items kept (20-100 %)",
         paper_ref="Fig. 5",
         direction=("\"As the number of objects increases, the performance decreases. It indicates that the "
                    "growing item space brings difficulty for recommendation.\" (Fig. 5, Ins Rec)"),
-        variants=tuple(Variant(f"{p}%", {}, DerivedDataset("items", p), x=p) for p in (20, 40, 60, 80, 100)),
+        variants=tuple(Variant(f"{p}%", {}, DerivedDataset("items", p), x=p) for p in shares),
+        findings=(Falls("a larger item space is harder (fewer items, higher scores)", tuple(f"{p}%" for p in shares),
+                        "Spearman rank correlation of share and NDCG@10 {rho:+.2f} over {count} shares"),),
         base="100%",
         plot_metrics=("recall@5", "ndcg@5", "recall@20", "ndcg@20"),
         x_label="items kept [%]",

@@ -46,10 +46,23 @@ def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
-    """Load a checkpoint written by :func:`save_checkpoint`, weights only (no arbitrary unpickling)."""
-    checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    """Load a checkpoint written by :func:`save_checkpoint`: weights only (no arbitrary unpickling),
+    this plug-in's format, a ``state_dict`` of finite weights. Anything else is a one-line
+    :class:`DataError` naming the file."""
+    if not os.path.isfile(path):
+        raise DataError(path, "checkpoint file not found")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # noqa: BLE001 -- any failure means this is not a weights-only checkpoint
+        raise DataError(path, f"cannot load as a weights-only checkpoint ({type(err).__name__})") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise ValueError(f"{path}: not a recbole-poserec checkpoint (no state_dict)")
+        raise DataError(path, "not a recbole-poserec checkpoint (no state_dict)")
+    if checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise DataError(path, f"not a {CHECKPOINT_FORMAT} checkpoint (format {checkpoint.get('format')!r})")
+    state_dict = checkpoint["state_dict"]
+    if not isinstance(state_dict, dict):
+        raise DataError(path, f"state_dict is a {type(state_dict).__name__}, not a dict", field="state_dict")
+    check_finite_weights(path, state_dict)
     return checkpoint
 
 

@@ -5,7 +5,11 @@ Layering, lowest to highest priority:
 1. RecBole's own defaults (``recbole/properties``, including its quick-start files per model type);
 2. ``properties/overall.yaml`` of this repository;
 3. ``properties/model/<Model>.yaml``;
-4. ``properties/dataset/<dataset>.yaml``;
+4. the dataset's YAML (:func:`dataset_properties`): ``properties/dataset/<dataset>.yaml`` if there is
+   one, else, for a dataset that ``python -m dataset_conversion convert`` wrote (its
+   ``<data_path>/<dataset>/<dataset>.meta.json`` names the dataset and a ``format_version``), the
+   packaged YAML of its level: ``pose-obe.yaml`` for ``level: instance``, ``pose-obe-cat.yaml`` for
+   ``level: category``; so ``--dataset=my-data`` needs no ``--config_files`` for converted data;
 5. ``--config_files``, a ``config_dict`` and ``--key=value`` on the command line (RecBole's order).
 
 This mirrors RecBole (model before dataset) and RecBole-GNN's plug-in ``Config``.
@@ -31,23 +35,26 @@ is an int, ``--topk=[5,10]`` a list, anything that is not a Python literal stays
 from __future__ import annotations
 
 import ast
-import importlib.resources
 import math
 import numbers
 import os
 import re
+from pathlib import Path
 
 import yaml
 from recbole.config import Config as RecBoleConfig
 from recbole.evaluator import metric_types
 from recbole.utils import EvaluatorType
 
-from dataset_conversion.dataset_names import name_problem
+from dataset_conversion.dataset_names import name_problem, written_by_convert
 from dataset_conversion.entrypoint import one_line
 from dataset_conversion.errors import DataError
+from recbole_poserec.data.default_datasets import dataset_provenance
+from recbole_poserec.property_files import PROPERTIES_DIR, dataset_property_file, model_property_file
 from recbole_poserec.utils import get_model
 
-PROPERTIES_DIR = str(importlib.resources.files("recbole_poserec.properties"))  # the repository's properties/
+# The packaged dataset YAML for a converted dataset without its own, by the level its meta.json names.
+CONVERTED_LEVEL_PROPERTIES = {"instance": "pose-obe", "category": "pose-obe-cat"}
 _TRAIN_SAMPLERS = ("default", "video")
 
 # Where a setting comes from: (file or argument, field or None), as DataError names it.
@@ -63,14 +70,16 @@ OWN_TYPE_RULE = ("gpu_id",)
 _GPU_IDS = re.compile(r"(\d+(,\d+)*)?")
 
 
-def plugin_property_files(model: str, dataset: str) -> list[str]:
-    """The plug-in's property files for a model and dataset, lowest priority first (existing ones only)."""
-    candidates = [
-        os.path.join(PROPERTIES_DIR, "overall.yaml"),
-        os.path.join(PROPERTIES_DIR, "model", f"{model}.yaml"),
-        os.path.join(PROPERTIES_DIR, "dataset", f"{dataset}.yaml"),
-    ]
-    return [path for path in candidates if os.path.isfile(path)]
+def dataset_properties(dataset: str, data_root: str | os.PathLike) -> str | None:
+    """The dataset YAML of layer 4 (see the module docstring), or None."""
+    own = dataset_property_file(dataset)
+    if os.path.isfile(own):
+        return own
+    folder = Path(data_root) / dataset
+    if not written_by_convert(dataset)(folder):
+        return None
+    level_yaml = CONVERTED_LEVEL_PROPERTIES.get(dataset_provenance(folder, dataset).get("level"))
+    return dataset_property_file(level_yaml) if level_yaml else None
 
 
 def _is_integer(value) -> bool:
@@ -254,13 +263,20 @@ class Config(RecBoleConfig):
 
     def _load_internal_config_dict(self, model, model_class, dataset):
         super()._load_internal_config_dict(model, model_class, dataset)
-        dataset_file = os.path.join(PROPERTIES_DIR, "dataset", f"{dataset}.yaml")
-        for path in plugin_property_files(model, dataset):
-            loaded = self._update_internal_config_dict(path) or {}
-            for key in loaded:
-                self._sources.setdefault(key, (path, key))
-            if path == dataset_file:
-                self.parameters["Dataset"] += [key for key in loaded if key not in self.parameters["Dataset"]]
+        for path in (os.path.join(PROPERTIES_DIR, "overall.yaml"), model_property_file(model)):
+            if os.path.isfile(path):
+                self._load_plugin_properties(path)
+        data_root = self.external_config_dict.get("data_path") or self.internal_config_dict.get("data_path")
+        dataset_file = dataset_properties(dataset, data_root) if isinstance(data_root, (str, os.PathLike)) else None
+        if dataset_file is not None:
+            loaded = self._load_plugin_properties(dataset_file)
+            self.parameters["Dataset"] += [key for key in loaded if key not in self.parameters["Dataset"]]
+
+    def _load_plugin_properties(self, path: str) -> dict:
+        loaded = self._update_internal_config_dict(path) or {}
+        for key in loaded:
+            self._sources.setdefault(key, (path, key))
+        return loaded
 
     # ------------------------------------------------------------------------------- the checks
 

@@ -30,23 +30,26 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from dataset_conversion.atomic import atomic_save_figure
 from dataset_conversion.entrypoint import ArgumentParser, int_at_least, non_negative_int
 from dataset_conversion.errors import DataError
 from recbole_poserec.command_line import run_command
+from recbole_poserec.inference.loader import load_scorer
+from recbole_poserec.model.scoring import item_score_matrix
 
 EMBEDDINGS = ("matrix", "chunks")
 DEFAULT_ANNOTATIONS = 12
 
 
-def item_embeddings(item_chunks: np.ndarray, omega: np.ndarray, kind: str = "matrix") -> np.ndarray:
+def item_embeddings(item_chunks: torch.Tensor, omega: torch.Tensor, kind: str = "matrix") -> np.ndarray:
     """(n, K*d) vectors to embed: M's rows (omega-weighted chunks) or the plain normalized chunks."""
     if kind == "matrix":
-        item_chunks = item_chunks * omega[..., None]
-    elif kind != "chunks":
+        return item_score_matrix(item_chunks, omega).numpy()
+    if kind != "chunks":
         raise ValueError(f"embedding must be one of {EMBEDDINGS}, got {kind!r}")
-    return item_chunks.reshape(len(item_chunks), -1)
+    return item_chunks.reshape(len(item_chunks), -1).numpy()
 
 
 def tsne_2d(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -126,11 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> Path:
-    from recbole_poserec.recommend import load_model
-
-    model = load_model(args.checkpoint, args.reference_release)
-    item_chunks, omega = (tensor.detach().numpy() for tensor in model.item_representations())
+    model = load_scorer(args.checkpoint, args.reference_release)
+    item_chunks, omega = (tensor.detach() for tensor in model.item_representations())
     vectors = item_embeddings(item_chunks, omega, args.embedding)
+    omega = omega.numpy()
     if not (np.isfinite(vectors).all() and np.isfinite(omega).all()):
         raise DataError(model.source, "item embeddings are not finite (NaN or inf): nothing to plot")
     points = tsne_2d(vectors, seed=args.seed)

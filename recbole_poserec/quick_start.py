@@ -2,7 +2,8 @@
 
 Every problem with the settings or the places they name (data_path, the dataset folder and its
 files, checkpoint_dir) is a one-line :class:`~dataset_conversion.errors.DataError` raised by
-:func:`prepare_config`, before any data is loaded or a model is built.
+:func:`prepare_config`, and a model without a plug-in trainer one raised by :func:`run_recbole`, before any
+data is loaded or a model is built.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from recbole.data import create_dataset
 from recbole.utils import init_logger, init_seed, set_color
 
 from dataset_conversion.errors import DataError
+from recbole_poserec.checkpoint import plain_config
 from recbole_poserec.config import Config
 from recbole_poserec.data.dataloader import data_preparation
 from recbole_poserec.data.default_datasets import (
@@ -76,11 +78,17 @@ def run_recbole(model=None, dataset=None, config_file_list=None, config_dict=Non
     """Train on the train split, select on valid, report the test split (RecBole's ``run_recbole``).
 
     Returns ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``, ``test_result``,
-    ``train_seconds``, ``test_seconds``, ``checkpoint`` and ``synthetic``. ``command_line``: the
-    ``--key=value`` settings (None: RecBole reads ``sys.argv``). Bad settings raise a one-line
+    ``train_seconds``, ``test_seconds``, ``checkpoint``, ``synthetic``, ``timing`` (the trainer's
+    :meth:`~recbole_poserec.trainer.TrainingTiming.as_dict`) and ``config`` (the final configuration as
+    plain data). ``command_line``: the ``--key=value`` settings (None: RecBole reads ``sys.argv``). Bad
+    settings, and a model whose trainer the plug-in does not provide, raise a one-line
     :class:`~dataset_conversion.errors.DataError` before the dataset is loaded.
     """
     config = prepare_config(model, dataset, config_file_list, config_dict, command_line)
+    try:
+        trainer_class = get_trainer(config["MODEL_TYPE"], config["model"])
+    except ValueError as err:
+        raise config.setting_error("model", str(err)) from None
     init_seed(config["seed"], config["reproducibility"])
     init_logger(config)
     logger = getLogger()
@@ -98,7 +106,7 @@ def run_recbole(model=None, dataset=None, config_file_list=None, config_dict=Non
     model_obj = get_model(config["model"])(config, train_data._dataset).to(config["device"])
     logger.info(model_obj)
 
-    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model_obj)
+    trainer = trainer_class(config, model_obj)
     started = time.perf_counter()
     best_valid_score, best_valid_result = trainer.fit(
         train_data, valid_data, saved=saved, show_progress=config["show_progress"]
@@ -121,4 +129,6 @@ def run_recbole(model=None, dataset=None, config_file_list=None, config_dict=Non
         "test_seconds": test_seconds,
         "checkpoint": trainer.saved_model_file if saved else None,
         "synthetic": bool(meta.get("synthetic")),
+        "timing": trainer.timing.as_dict(),
+        "config": plain_config(config),
     }

@@ -18,7 +18,8 @@ Input
 
 Model
     ``--checkpoint``: a PoseRec checkpoint written by ``run_recbole.py``; its ``catalogue`` names the items.
-    ``--reference-release``: the authors' released files (:mod:`recbole_poserec.reference_release`).
+    ``--reference-release``: the authors' released files (:mod:`recbole_poserec.inference.reference_release`).
+    Both are a :class:`~recbole_poserec.inference.scorer.WindowScorer`, the only thing this command uses.
 
 Scoring
     Every window is scored against every item with Eq. 7, y[v, i] = sum_k omega_ik cos(e_v^(k), e_i^(k)):
@@ -73,126 +74,17 @@ import torch
 from dataset_conversion.atomic import atomic_save_figure
 from dataset_conversion.entrypoint import ArgumentParser, positive_int
 from dataset_conversion.errors import DataError
+from dataset_conversion.layout import DEFAULT_STEP, DEFAULT_WINDOW, NUM_CHANNELS, NUM_LANDMARKS
 from dataset_conversion.pose_values import as_finite_float32, require_float_dtype
 from dataset_conversion.windows import cut_windows
-from recbole_poserec.checkpoint import CHECKPOINT_FORMAT, check_finite_weights
 from recbole_poserec.command_line import run_command
-from recbole_poserec.model.graph import BLAZEPOSE_EDGES, NUM_LANDMARKS
-from recbole_poserec.model.scoring import chunk_normalize, item_score_matrix, score_all_items
-from recbole_poserec.reference_release import (
-    encode_in_chunks,
-    in_memory,
-    load_npy,
-    load_numpy_pickle,
-    load_reference_release,
-)
+from recbole_poserec.inference.array_files import in_memory, load_npy, load_numpy_pickle
+from recbole_poserec.inference.loader import load_scorer
+from recbole_poserec.inference.scorer import WindowScorer
+from recbole_poserec.model.graph import BLAZEPOSE_EDGES
 
-POSE_CHANNELS = 4  # x, y, z, visibility
-PAD_TOKEN = "[PAD]"
 AGGREGATION = "mean"
 DEFAULT_TOP_K = 5
-DEFAULT_WINDOW = 10
-DEFAULT_STEP = 5
-
-
-# ------------------------------------------------------------------------ a trained checkpoint
-
-
-@dataclass
-class CheckpointModel:
-    """A PoseRec checkpoint's network with its catalogue, the padding item (internal id 0) left out.
-
-    Row r of :meth:`item_representations` / :meth:`score_windows` is internal item id r + 1.
-    """
-
-    path: Path
-    network: torch.nn.Module
-    item_names: list[str]
-    item_tokens: list[str]
-
-    @property
-    def num_prototypes(self) -> int:
-        return self.network.num_prototypes
-
-    @property
-    def video_side(self):
-        return self.network.video_side
-
-    @property
-    def source(self) -> str:
-        return f"checkpoint {self.path}"
-
-    @torch.no_grad()
-    def item_representations(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Normalized item chunks (n, K, d) and omega (n, K) of the real items (Eqs. 4, 6)."""
-        item_chunks, omega = self.network.item_representations()
-        return item_chunks[1:], omega[1:]
-
-    def item_matrix(self) -> torch.Tensor:
-        """M with y = e_v M^T (Eq. 7), real items only."""
-        return item_score_matrix(*self.item_representations())
-
-    @torch.no_grad()
-    def score_windows(self, windows: torch.Tensor) -> torch.Tensor:
-        """Eq. 7 scores (N, n) of every window against every real item, one matrix product."""
-        embeddings = encode_in_chunks(self.network.video_side, windows)
-        return score_all_items(chunk_normalize(embeddings, self.num_prototypes), self.item_matrix())
-
-
-def load_checkpoint_model(path: str | os.PathLike) -> CheckpointModel:
-    """Rebuild PoseRec's network from a ``run_recbole.py`` checkpoint alone (eval mode)."""
-    from recbole_poserec.model.network import PoseRecNetwork
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "checkpoint file not found")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 -- any failure means this is not a weights-only checkpoint
-        raise DataError(path, f"cannot load as a weights-only checkpoint ({type(err).__name__})") from None
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise DataError(path, "not a recbole-poserec checkpoint (no state_dict)")
-    if checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise DataError(path, f"not a {CHECKPOINT_FORMAT} checkpoint (format {checkpoint.get('format')!r})")
-    if checkpoint.get("model") != "PoseRec":
-        raise DataError(path, f"checkpoint of model {checkpoint.get('model')!r}, not PoseRec", field="model")
-    catalogue = checkpoint.get("catalogue")
-    if not isinstance(catalogue, dict) or not catalogue.get("item_tokens"):
-        raise DataError(path, "checkpoint has no item catalogue (write it with this plug-in's run_recbole.py)",
-                        field="catalogue")
-    tokens = [str(token) for token in catalogue["item_tokens"]]
-    names = [str(name) for name in catalogue.get("item_names") or tokens]
-    if len(names) != len(tokens):
-        raise DataError(path, f"catalogue has {len(tokens)} item tokens but {len(names)} names", field="catalogue")
-    if tokens[0] != PAD_TOKEN:
-        raise DataError(path, f"catalogue entry 0 is {tokens[0]!r}, expected RecBole's {PAD_TOKEN}", field="catalogue")
-
-    state_dict = checkpoint["state_dict"]
-    if not isinstance(state_dict, dict):
-        raise DataError(path, f"state_dict is a {type(state_dict).__name__}, not a dict", field="state_dict")
-    check_finite_weights(path, state_dict)
-    item_factors = state_dict.get("network.item_factors")
-    if not isinstance(item_factors, torch.Tensor) or item_factors.dim() != 3:
-        raise DataError(path, "state_dict lacks the (n_items, F, D) tensor network.item_factors", field="state_dict")
-    if item_factors.shape[0] != len(tokens):
-        raise DataError(path, f"catalogue of {len(tokens)} items but network.item_factors has "
-                              f"{item_factors.shape[0]} (another dataset's catalogue?)", field="catalogue")
-    config = checkpoint.get("config") or {}
-    try:
-        network = PoseRecNetwork.from_hyper_parameters(item_factors, config)
-        network_state = {key[len("network."):]: value for key, value in state_dict.items() if key.startswith("network.")}
-        network.load_state_dict(network_state, strict=True)
-    except (RuntimeError, ValueError, TypeError) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise DataError(path, f"state_dict does not fit its configuration: {first_line}", field="state_dict") from None
-    return CheckpointModel(path=path, network=network.eval(), item_names=names[1:], item_tokens=tokens[1:])
-
-
-def load_model(checkpoint: str | None, reference_release: str | None):
-    """The scoring model named on the command line (exactly one of the two)."""
-    if checkpoint is not None:
-        return load_checkpoint_model(checkpoint)
-    return load_reference_release(reference_release)
 
 
 # ------------------------------------------------------------------------------------- pose input
@@ -200,7 +92,7 @@ def load_model(checkpoint: str | None, reference_release: str | None):
 
 @dataclass
 class VideoPoses:
-    """A video's windows (N, window, 33, C) for scoring and poses (T, 33, C) to draw.
+    """A video's windows (N, window, 33, 4) for scoring and poses (T, 33, 4) to draw.
 
     ``frames`` are the video's frames, or the first frame of each window when only windows are given
     (``frame_label`` says which); ``aspect`` = frame width / height (1 when unknown).
@@ -213,16 +105,16 @@ class VideoPoses:
     frame_label: str = "frame"
 
 
-def windows_from_array(path: Path, array, window: int, step: int, channels: int = POSE_CHANNELS) -> VideoPoses:
-    """Validate a pose array and window it: (T, 33, C) frames are cut, (N, window, 33, C) windows kept."""
+def windows_from_array(path: Path, array, window: int, step: int) -> VideoPoses:
+    """Validate a pose array and window it: (T, 33, 4) frames are cut, (N, window, 33, 4) windows kept."""
     require_float_dtype(path, array, "poses")
     if array.ndim not in (3, 4):
-        raise DataError(path, f"expected (T, {NUM_LANDMARKS}, {channels}) frames or (N, {window}, "
-                              f"{NUM_LANDMARKS}, {channels}) windows, got shape {array.shape}")
+        raise DataError(path, f"expected (T, {NUM_LANDMARKS}, {NUM_CHANNELS}) frames or (N, {window}, "
+                              f"{NUM_LANDMARKS}, {NUM_CHANNELS}) windows, got shape {array.shape}")
     axes = ("frame", "landmark", "channel") if array.ndim == 3 else ("window", "frame", "landmark", "channel")
     array = in_memory(as_finite_float32(path, array, "poses", axes))
-    if array.shape[-2:] != (NUM_LANDMARKS, channels):
-        raise DataError(path, f"expected {NUM_LANDMARKS} landmarks x {channels} channels per frame, "
+    if array.shape[-2:] != (NUM_LANDMARKS, NUM_CHANNELS):
+        raise DataError(path, f"expected {NUM_LANDMARKS} landmarks x {NUM_CHANNELS} channels per frame, "
                               f"got shape {array.shape}")
     if array.ndim == 4:
         if array.shape[1] != window or array.shape[0] == 0:
@@ -236,7 +128,7 @@ def windows_from_array(path: Path, array, window: int, step: int, channels: int 
     return VideoPoses(path, windows, array)
 
 
-def load_pose_file(path: str | os.PathLike, window: int, step: int, channels: int = POSE_CHANNELS) -> VideoPoses:
+def load_pose_file(path: str | os.PathLike, window: int, step: int) -> VideoPoses:
     """Poses from a ``.npy`` (no pickles) or an authors'-style ``.pkl`` (numpy arrays only)."""
     path = Path(path)
     if not path.is_file():
@@ -248,7 +140,7 @@ def load_pose_file(path: str | os.PathLike, window: int, step: int, channels: in
         array = load_numpy_pickle(path)
     else:
         raise DataError(path, f"unknown pose file type {suffix!r} (expected .npy or .pkl)")
-    return windows_from_array(path, array, window, step, channels)
+    return windows_from_array(path, array, window, step)
 
 
 @contextlib.contextmanager
@@ -278,15 +170,14 @@ def video_aspect(path: Path) -> float:
     return float(width / height) if width > 0 and height > 0 else 1.0
 
 
-def load_video(path: str | os.PathLike, window: int, step: int, channels: int = POSE_CHANNELS,
-               quiet: bool = True) -> VideoPoses:
+def load_video(path: str | os.PathLike, window: int, step: int, quiet: bool = True) -> VideoPoses:
     """Extract BlazePose poses from a video like the converter does, then window them."""
     from dataset_conversion.pose_extraction import extract_video_poses
 
     path = Path(path)
     with native_stderr_silenced() if quiet else contextlib.nullcontext():
         frames = extract_video_poses(path)
-    poses = windows_from_array(path, frames, window, step, channels)
+    poses = windows_from_array(path, frames, window, step)
     poses.aspect = video_aspect(path)
     return poses
 
@@ -340,7 +231,7 @@ def ranking(scores: np.ndarray, indices: np.ndarray, names: list[str], tokens: l
     ]
 
 
-def check_finite_scores(model, window_scores: np.ndarray) -> None:
+def check_finite_scores(model: WindowScorer, window_scores: np.ndarray) -> None:
     """Raise a :class:`DataError` if any Eq. 7 score is NaN or infinite (weights or poses overflowed)."""
     bad = ~np.isfinite(window_scores)
     if bad.any():
@@ -350,7 +241,7 @@ def check_finite_scores(model, window_scores: np.ndarray) -> None:
                                       "the model's weights or the poses overflow float32")
 
 
-def recommend(model, windows: np.ndarray, top_k: int, per_window: bool = False) -> RecommendationResult:
+def recommend(model: WindowScorer, windows: np.ndarray, top_k: int, per_window: bool = False) -> RecommendationResult:
     """Score all ``windows`` against all items (Eq. 7) and rank by the mean over windows.
 
     A score that is not finite is a :class:`DataError`: no ranking (text, JSON or plot) holds NaN.
@@ -358,7 +249,7 @@ def recommend(model, windows: np.ndarray, top_k: int, per_window: bool = False) 
     window_scores = model.score_windows(torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))).numpy()
     check_finite_scores(model, window_scores)
     video_scores = window_scores.mean(axis=0)
-    tokens = getattr(model, "item_tokens", None)
+    tokens = model.item_tokens
     result = RecommendationResult(len(windows), ranking(video_scores, top_k_indices(video_scores, top_k),
                                                         model.item_names, tokens))
     if per_window:
@@ -511,13 +402,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> str:
     """Do what ``args`` asks; return the text to print. Bad input raises :class:`DataError`."""
-    model = load_model(args.checkpoint, args.reference_release)
+    model = load_scorer(args.checkpoint, args.reference_release)
     check_top_k(args.top_k, len(model.item_names))
-    channels = model.video_side.in_channels
     if args.video is not None:
-        poses = load_video(args.video, args.window, args.step, channels)
+        poses = load_video(args.video, args.window, args.step)
     else:
-        poses = load_pose_file(args.poses, args.window, args.step, channels)
+        poses = load_pose_file(args.poses, args.window, args.step)
     result = recommend(model, poses.windows, args.top_k, args.per_window)
     if args.plot:
         try:

@@ -1,21 +1,82 @@
-"""Trainers: RecBole's, with weights-only checkpoints; and PoseRec's own trainer."""
+"""Trainers: RecBole's, with weights-only checkpoints and a record of where the training time went.
+
+:func:`recbole_poserec.utils.get_trainer` picks ``<Model>Trainer`` of this module if there is one,
+else the plug-in's subclass of the trainer RecBole would use: :class:`Trainer` (general and
+context-aware models, PoseRec included: RecBole's loop sums and logs its tuple of loss terms, Eq. 8)
+or :class:`TraditionalTrainer` (Pop, Random, ItemKNN: one epoch).
+"""
 
 from __future__ import annotations
 
-import functools
+import time
+from dataclasses import asdict, dataclass
 
+from recbole.trainer import TraditionalTrainer as RecBoleTraditionalTrainer
 from recbole.trainer import Trainer as RecBoleTrainer
 
 from recbole_poserec.checkpoint import load_checkpoint, plain_config, save_checkpoint
 
 
-class SafeCheckpointMixin:
-    """Replaces RecBole's checkpoint save/load by weights-only files (see :mod:`recbole_poserec.checkpoint`).
+@dataclass
+class TrainingTiming:
+    """Where :meth:`fit` spent its time.
+
+    ``train_epochs``: epochs actually run (early stopping included); ``train_batches``: training
+    batches (calls of the loss function in ``_train_epoch``); ``train_loop_seconds``: time inside
+    ``_train_epoch`` (data loading, negative sampling, forward, backward and optimiser step);
+    ``valid_seconds`` / ``valid_passes``: validation during ``fit``.
+    """
+
+    train_loop_seconds: float = 0.0
+    train_epochs: int = 0
+    train_batches: int = 0
+    valid_seconds: float = 0.0
+    valid_passes: int = 0
+
+    def as_dict(self) -> dict:
+        """The fields plus ``train_step_seconds`` = ``train_loop_seconds / train_batches`` (None without a batch)."""
+        step = self.train_loop_seconds / self.train_batches if self.train_batches else None
+        return asdict(self) | {"train_step_seconds": step}
+
+
+class WeightsOnlyTimedMixin:
+    """Put before a RecBole trainer class: weights-only checkpoints (see :mod:`recbole_poserec.checkpoint`)
+    and :class:`TrainingTiming` in ``self.timing``.
 
     The saved file also carries ``model``, ``dataset``, the plain configuration and, when the model
     offers ``catalogue()``, the item catalogue (tokens and names), so that a checkpoint alone is
     enough to recommend for a new video.
     """
+
+    def __init__(self, config, model):
+        super().__init__(config, model)
+        self.timing = TrainingTiming()
+
+    # ------------------------------------------------------------------------------------ timing
+
+    def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
+        loss_func = loss_func or self.model.calculate_loss
+
+        def counted_loss(interaction):
+            self.timing.train_batches += 1
+            return loss_func(interaction)
+
+        started = time.perf_counter()
+        try:
+            return super()._train_epoch(train_data, epoch_idx, loss_func=counted_loss, show_progress=show_progress)
+        finally:
+            self.timing.train_loop_seconds += time.perf_counter() - started
+            self.timing.train_epochs += 1
+
+    def _valid_epoch(self, valid_data, show_progress=False):
+        started = time.perf_counter()
+        try:
+            return super()._valid_epoch(valid_data, show_progress=show_progress)
+        finally:
+            self.timing.valid_seconds += time.perf_counter() - started
+            self.timing.valid_passes += 1
+
+    # ------------------------------------------------------------------------------- checkpoints
 
     def _save_checkpoint(self, epoch, verbose=True, **kwargs):
         if not self.config["single_spec"] and self.config["local_rank"] != 0:
@@ -66,20 +127,13 @@ class SafeCheckpointMixin:
         return super().evaluate(eval_data, load_best_model=False, model_file=None, show_progress=show_progress)
 
 
-@functools.lru_cache(maxsize=None)
-def with_safe_checkpoints(trainer_class):
-    """``trainer_class`` (a RecBole trainer) with weights-only checkpoints."""
-    if issubclass(trainer_class, SafeCheckpointMixin):
-        return trainer_class
-    return type(trainer_class.__name__, (SafeCheckpointMixin, trainer_class), {"__module__": __name__})
+class Trainer(WeightsOnlyTimedMixin, RecBoleTrainer):
+    """RecBole's ``Trainer`` with weights-only checkpoints and timing."""
 
 
-Trainer = with_safe_checkpoints(RecBoleTrainer)
+class TraditionalTrainer(WeightsOnlyTimedMixin, RecBoleTraditionalTrainer):
+    """RecBole's ``TraditionalTrainer`` (one epoch) with weights-only checkpoints and timing."""
 
 
-class PoseRecTrainer(Trainer):
-    """Trainer for :class:`recbole_poserec.model.poserec.PoseRec`.
-
-    RecBole's loop as is; the model returns its three loss terms as a tuple (L_triple, L_pro,
-    L_label, Eq. 8), which RecBole's trainer sums and logs term by term.
-    """
+# RecBole's trainer for a model type -> the plug-in's subclass of it (recbole_poserec.utils.get_trainer)
+PLUGIN_TRAINERS = {RecBoleTrainer: Trainer, RecBoleTraditionalTrainer: TraditionalTrainer}

@@ -44,13 +44,19 @@ def get_model(model_name: str):
 
 
 def get_trainer(model_type, model_name: str):
-    """The trainer for a model: ``<Model>Trainer`` in ``recbole_poserec.trainer`` if defined, else the
-    plug-in's ``Trainer`` (RecBole's, with weights-only checkpoints) or RecBole's trainer for the model type
-    wrapped the same way."""
+    """The trainer class for a model: ``<Model>Trainer`` in ``recbole_poserec.trainer`` if defined, else the
+    plug-in's subclass (weights-only checkpoints, timing) of the trainer RecBole would pick.
+
+    Raises ValueError (one line) for a model whose RecBole trainer the plug-in does not wrap.
+    """
     from recbole_poserec import trainer as plugin_trainers
 
     specific = getattr(plugin_trainers, f"{model_name}Trainer", None)
     if specific is not None:
         return specific
-    base = recbole_get_trainer(model_type, model_name)
-    return plugin_trainers.with_safe_checkpoints(base)
+    recbole_trainer = recbole_get_trainer(model_type, model_name)
+    if recbole_trainer not in plugin_trainers.PLUGIN_TRAINERS:
+        wrapped = ", ".join(cls.__name__ for cls in plugin_trainers.PLUGIN_TRAINERS)
+        raise ValueError(f"model '{model_name}' trains with RecBole's {recbole_trainer.__name__}, which the plug-in "
+                         f"does not wrap (it wraps {wrapped}, for weights-only checkpoints)")
+    return plugin_trainers.PLUGIN_TRAINERS[recbole_trainer]

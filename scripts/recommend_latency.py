@@ -36,8 +36,10 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from dataset_conversion.layout import DEFAULT_STEP, DEFAULT_WINDOW  # noqa: E402
 from dataset_conversion.pose_extraction import create_pose_estimator  # noqa: E402
-from recbole_poserec.recommend import load_model, load_video, native_stderr_silenced, recommend  # noqa: E402
+from recbole_poserec.inference.loader import load_scorer  # noqa: E402
+from recbole_poserec.recommend import load_video, native_stderr_silenced, recommend  # noqa: E402
 
 DEFAULT_RELEASE = REPO_ROOT / ".." / "shared" / "reference-release"
 
@@ -81,7 +83,7 @@ def time_mediapipe_alone(frames: list[np.ndarray]) -> tuple[float, float, int]:
 def time_recommend(model, video: Path, top_k: int = 5) -> tuple[float, float, int]:
     """(seconds for extraction + windowing, seconds for scoring + ranking, number of windows)."""
     started = time.perf_counter()
-    poses = load_video(video, 10, 5, model.video_side.in_channels)
+    poses = load_video(video, DEFAULT_WINDOW, DEFAULT_STEP)
     extracted = time.perf_counter()
     recommend(model, poses.windows, top_k)
     return extracted - started, time.perf_counter() - extracted, len(poses.windows)
@@ -108,7 +110,7 @@ def main(argv=None) -> int:
     import torch
 
     started = time.perf_counter()
-    model = load_model(args.checkpoint, None if args.checkpoint else args.reference_release)
+    model = load_scorer(args.checkpoint, None if args.checkpoint else args.reference_release)
     load_seconds = time.perf_counter() - started
     model_args = ["--checkpoint", args.checkpoint] if args.checkpoint else ["--reference-release", args.reference_release]
 

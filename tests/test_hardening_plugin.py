@@ -27,11 +27,11 @@ import torch
 
 from dataset_conversion.entrypoint import EXIT_DATA_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED, run_main
 from dataset_conversion.errors import DataError
-from recbole_poserec import reference_release
+from recbole_poserec.inference import array_files, reference_release
 from recbole_poserec.config import Config
 from recbole_poserec.quick_start import run_recbole
 from recbole_poserec.recommend import main as recommend_main
-from recbole_poserec.reference_release import NumpyOnlyUnpickler, load_numpy_pickle
+from recbole_poserec.inference.array_files import NumpyOnlyUnpickler, load_numpy_pickle
 
 REPO = Path(__file__).resolve().parents[1]
 RELEASE_DIR = (REPO / ".." / "shared" / "reference-release").resolve()
@@ -283,7 +283,7 @@ def test_reconstruct_base_shape_is_never_allocated(tmp_path):
 def test_pickle_file_above_the_size_limit_is_refused_unread(tmp_path, monkeypatch):
     path = tmp_path / "large.pkl"
     path.write_bytes(pickle.dumps(np.zeros(1000)))
-    monkeypatch.setattr(reference_release, "MAX_PICKLE_FILE_BYTES", 1000)
+    monkeypatch.setattr(array_files, "MAX_PICKLE_FILE_BYTES", 1000)
     with pytest.raises(DataError, match="larger than the 1000 bytes"):
         load_numpy_pickle(path)
 

@@ -1,5 +1,6 @@
 """PoseRec inside RecBole on the small generated dataset: config, sampler, batches, scoring, checkpoints, runs."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,13 +11,17 @@ import torch
 from recbole.data import create_dataset
 from recbole.data.interaction import Interaction
 
+from dataset_conversion.errors import DataError
+from poserec_experiments import worker
+from poserec_experiments.loop_reference import loop_losses
 from recbole_poserec.checkpoint import load_checkpoint
 from recbole_poserec.config import PROPERTIES_DIR, Config
 from recbole_poserec.data.dataloader import WindowBatchTrainDataLoader, data_preparation
-from poserec_experiments.loop_reference import loop_losses
+from recbole_poserec.model.network import ARCHITECTURE_KEYS, PoseRecNetwork
 from recbole_poserec.model.poserec import PoseRec
+from recbole_poserec.property_files import model_properties
 from recbole_poserec.quick_start import run_recbole
-from recbole_poserec.trainer import PoseRecTrainer
+from recbole_poserec.trainer import TraditionalTrainer, Trainer
 from recbole_poserec.utils import get_model, get_trainer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,8 +72,51 @@ def test_get_model_and_trainer_lookup():
     assert get_model("BPR").__module__.startswith("recbole.model")  # falls back to RecBole
     with pytest.raises(ValueError, match="neither"):
         get_model("NoSuchModel")
-    assert get_trainer(PoseRec.type, "PoseRec") is PoseRecTrainer
+    assert get_trainer(PoseRec.type, "PoseRec") is Trainer
     assert hasattr(get_trainer(get_model("BPR").type, "BPR"), "_load_weights")  # RecBole's, weights-only
+    assert get_trainer(get_model("Pop").type, "Pop") is TraditionalTrainer
+    with pytest.raises(ValueError, match="RecVAETrainer, which the plug-in does not wrap"):
+        get_trainer(get_model("RecVAE").type, "RecVAE")
+
+
+def test_a_model_without_a_plugin_trainer_is_refused_before_loading_data(small_dataset_dir, tmp_path):
+    with pytest.raises(DataError, match="RecVAETrainer") as caught:
+        run_recbole(model="RecVAE", dataset=small_dataset_dir.name,
+                    config_dict={"data_path": str(small_dataset_dir.data_path), "checkpoint_dir": str(tmp_path)},
+                    command_line=[])
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("level", ["instance", "category"])
+def test_a_converted_dataset_gets_the_packaged_yaml_of_its_level(small_dataset_dir, level):
+    name = small_dataset_dir.name if level == "instance" else small_dataset_dir.cat_name
+    config = Config(model="PoseRec", dataset=name, config_dict={"data_path": str(small_dataset_dir.data_path)},
+                    command_line=[])
+    expected = "pose-obe.yaml" if level == "instance" else "pose-obe-cat.yaml"
+    assert config._sources["VIDEO_FIELD"] == (str(Path(PROPERTIES_DIR) / "dataset" / expected), "VIDEO_FIELD")
+    assert config["USER_ID_FIELD"] == "window_id" and config["benchmark_filename"] == ["train", "valid", "test"]
+    assert "VIDEO_FIELD" in config.parameters["Dataset"]
+
+
+def test_a_dataset_not_written_by_the_converter_gets_no_dataset_yaml(small_dataset_dir, tmp_path):
+    folder = tmp_path / "handmade"
+    folder.mkdir()
+    for part in ("train", "valid", "test"):
+        source = small_dataset_dir.instance_dir / f"{small_dataset_dir.name}.{part}.inter"
+        (folder / f"handmade.{part}.inter").write_bytes(source.read_bytes())
+    config = Config(model="PoseRec", dataset="handmade", config_dict={"data_path": str(tmp_path)}, command_line=[])
+    assert config["VIDEO_FIELD"] is None and config["USER_ID_FIELD"] == "user_id"  # RecBole's defaults
+
+
+def test_network_defaults_are_the_model_yaml(small_dataset_dir, tmp_path):
+    config = small_config(small_dataset_dir, tmp_path)
+    defaults = model_properties("PoseRec")
+    assert {key: config[key] for key in ARCHITECTURE_KEYS} == {key: defaults[key] for key in ARCHITECTURE_KEYS}
+    old_checkpoint_config = {"gcn_layers": 2, "dropout": None}  # a key missing, a key None: the YAML's
+    network = PoseRecNetwork.from_hyper_parameters(torch.randn(5, 9, 8), old_checkpoint_config)
+    assert len(network.video_side.st_gcn_networks) == 2
+    assert network.num_prototypes == defaults["num_prototypes"]
+    assert network.pose_input_channels == defaults["pose_input_channels"]
 
 
 # ----------------------------------------------------------------------------- data
@@ -145,7 +193,7 @@ def test_full_sort_predict_equals_predict(prepared):
 
 def test_checkpoint_round_trip_with_weights_only(prepared, tmp_path):
     config, _, _, _, test_data, model = prepared
-    trainer = PoseRecTrainer(config, model)
+    trainer = Trainer(config, model)
     trainer._save_checkpoint(epoch=0, saved_model_file=str(tmp_path / "ckpt.pth"), verbose=False)
     raw = torch.load(tmp_path / "ckpt.pth", weights_only=True)  # the point: no pickled objects inside
     assert raw["model"] == "PoseRec" and raw["catalogue"]["item_tokens"][0] == "[PAD]"
@@ -169,6 +217,28 @@ def test_one_epoch_end_to_end(small_dataset_dir, tmp_path):
     assert all(0.0 <= value <= 1.0 for value in metrics.values())
     assert result["synthetic"] is True
     assert torch.load(result["checkpoint"], weights_only=True)["dataset"] == small_dataset_dir.name
+    timing = result["timing"]
+    assert timing["train_epochs"] == 1 and timing["valid_passes"] == 1 and timing["valid_seconds"] > 0
+    train_windows = len({line.split("\t")[0] for line in (small_dataset_dir.instance_dir / (
+        f"{small_dataset_dir.name}.train.inter")).read_text().splitlines()[1:]})
+    assert timing["train_batches"] == -(-train_windows // result["config"]["train_windows_per_batch"])
+    assert timing["train_step_seconds"] == pytest.approx(timing["train_loop_seconds"] / timing["train_batches"])
+    assert result["config"]["epochs"] == 1 and json.loads(json.dumps(result["config"])) == result["config"]
+
+
+def test_the_worker_writes_the_trainers_timing_and_the_final_budget(small_dataset_dir, tmp_path):
+    spec = {"model": "Pop", "dataset": small_dataset_dir.name,
+            "config_dict": {"data_path": str(small_dataset_dir.data_path), "checkpoint_dir": str(tmp_path),
+                            "state": "WARNING", "epochs": 3}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    assert worker.main([str(tmp_path / "spec.json"), str(tmp_path / "result.json")]) == 0
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["budget"]["epochs"] == 3 and result["budget"]["model"] == "Pop"  # the configuration's value
+    assert result["budget"]["topk"] == [5, 10, 20] and "train_windows_per_batch" not in result["budget"]
+    assert result["timing"]["train_epochs"] == 1  # TraditionalTrainer trains Pop once, whatever epochs says
+    assert result["timing"]["train_batches"] > 0 and result["timing"]["valid_passes"] == 1
+    assert set(result) >= {"test_result", "best_valid_result", "best_valid_score", "train_seconds", "test_seconds",
+                           "checkpoint", "synthetic", "versions"}
 
 
 def test_run_recbole_entry_point(small_dataset_dir, tmp_path):

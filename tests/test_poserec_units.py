@@ -147,12 +147,13 @@ def test_item_side_shapes_and_prototype_weights():
 
 
 def test_network_shapes():
-    network = PoseRecNetwork(torch.randn(11, 9, 20), gcn_layers=3, num_prototypes=4, embedding_size=256).eval()
+    network = PoseRecNetwork.from_hyper_parameters(
+        torch.randn(11, 9, 20), {"gcn_layers": 3, "num_prototypes": 4, "embedding_size": 256}).eval()
     scores = network.score_windows(torch.randn(6, 10, 33, 4))
     assert scores.shape == (6, 11)
     assert scores.abs().max() <= 1.0 + 1e-5  # a convex combination of cosines
     with pytest.raises(ValueError):
-        PoseRecNetwork(torch.randn(3, 9, 4), num_prototypes=3, embedding_size=256)
+        PoseRecNetwork.from_hyper_parameters(torch.randn(3, 9, 4), {"num_prototypes": 3, "embedding_size": 256})
 
 
 @pytest.mark.parametrize("layers,channels", [(1, [256]), (2, [64, 256]), (3, [64, 128, 256]), (4, [64, 128, 256, 256])])
@@ -184,7 +185,7 @@ def test_authors_state_dict_loads_into_stgcn():
 
 
 def test_pose_input_channels_drop_z_for_2d_poses():
-    network = PoseRecNetwork(torch.randn(5, 9, 8), pose_input_channels=[0, 1, 3]).eval()
+    network = PoseRecNetwork.from_hyper_parameters(torch.randn(5, 9, 8), {"pose_input_channels": [0, 1, 3]}).eval()
     assert network.video_side.st_gcn_networks[0].gcn.conv.in_channels == 3
     poses = torch.randn(2, 10, 33, 4)
     moved_z = poses.clone()
@@ -193,4 +194,4 @@ def test_pose_input_channels_drop_z_for_2d_poses():
         assert torch.equal(network.score_windows(poses), network.score_windows(moved_z))  # z is never read
         assert network.score_windows(poses.reshape(2, -1)).shape == (2, 5)
     with pytest.raises(ValueError):
-        PoseRecNetwork(torch.randn(5, 9, 8), pose_input_channels=[0, 4])
+        PoseRecNetwork.from_hyper_parameters(torch.randn(5, 9, 8), {"pose_input_channels": [0, 4]})

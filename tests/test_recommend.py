@@ -22,7 +22,7 @@ import torch
 
 from recbole_poserec.model.stgcn import STGCN
 from recbole_poserec.recommend import main as recommend_main
-from recbole_poserec.reference_release import NumpyOnlyUnpickler, load_numpy_pickle
+from recbole_poserec.inference.array_files import NumpyOnlyUnpickler, load_numpy_pickle
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RELEASE_DIR = (REPO_ROOT / ".." / "shared" / "reference-release").resolve()
@@ -493,3 +493,89 @@ def test_scores_that_overflow_are_one_line_error_never_nan_output(poserec_checkp
                              "--plot", plot)
     assert_one_line_error(code, err, f"checkpoint {poserec_checkpoint}")
     assert "overflow float32" in err and out == "" and not plot.exists()
+
+
+# ------------------------------------------------------------------------------ one scorer interface
+
+
+def _handmade_checkpoint(path: Path, pose_input_channels: list[int]) -> tuple[Path, torch.nn.Module]:
+    """A small PoseRec checkpoint written like the trainer writes one (no training): 6 items + [PAD]."""
+    from recbole_poserec.checkpoint import save_checkpoint
+    from recbole_poserec.model.network import PoseRecNetwork
+
+    torch.manual_seed(0)
+    config = {"gcn_layers": 1, "num_prototypes": 2, "embedding_size": 32, "temporal_kernel": 3, "dropout": 0.0,
+              "pose_input_channels": pose_input_channels}
+    network = PoseRecNetwork.from_hyper_parameters(torch.randn(7, 9, 8), config).eval()
+    tokens = ["[PAD]"] + [f"item{i}" for i in range(6)]
+    save_checkpoint(path, {"model": "PoseRec", "dataset": "handmade", "config": config,
+                           "state_dict": {f"network.{key}": value for key, value in network.state_dict().items()},
+                           "catalogue": {"item_tokens": tokens, "item_names": [t.upper() for t in tokens]}})
+    return path, network
+
+
+def test_checkpoint_and_release_are_the_same_window_scorer(tmp_path):
+    from recbole_poserec.inference.checkpoint_scorer import load_checkpoint_scorer
+    from recbole_poserec.inference.reference_release import load_reference_release
+    from recbole_poserec.inference.scorer import WindowScorer
+
+    scorer = load_checkpoint_scorer(_handmade_checkpoint(tmp_path / "handmade.pth", [0, 1, 2, 3])[0])
+    assert isinstance(scorer, WindowScorer)
+    assert scorer.item_tokens == [f"item{i}" for i in range(6)] and scorer.item_names[0] == "ITEM0"
+    item_chunks, omega = scorer.item_representations()
+    assert item_chunks.shape == (6, 2, 16) and omega.shape == (6, 2)
+    if RELEASE_DIR.is_dir():
+        release = load_reference_release(RELEASE_DIR)
+        assert isinstance(release, WindowScorer) and release.item_tokens is None
+        assert release.score_windows(torch.from_numpy(load_numpy_pickle(SAMPLE)[:3]).float()).shape == (3, N_RELEASE_ITEMS)
+
+
+def test_scoring_in_slices_equals_scoring_at_once(tmp_path):
+    from recbole_poserec.inference.scorer import score_in_slices
+
+    _, network = _handmade_checkpoint(tmp_path / "handmade.pth", [0, 1, 2, 3])
+    windows = torch.from_numpy(np.random.default_rng(1).random((7, 10, 33, 4), dtype=np.float32))
+    with torch.no_grad():
+        whole = network.score_windows(windows)
+        sliced = score_in_slices(network.score_windows, windows, size=3)
+    assert sliced.shape == (7, 7)
+    torch.testing.assert_close(sliced, whole, rtol=0, atol=1e-6)
+
+
+def test_checkpoint_of_2d_poses_scores_stored_4_channel_poses(tmp_path, video_poses_file, capsys):
+    """A network fed x, y, visibility only (Table 4) takes the stored (T, 33, 4) layout and picks its channels."""
+    path, network = _handmade_checkpoint(tmp_path / "pose2d.pth", [0, 1, 3])
+    code, out, err = run_cli(capsys, "--poses", video_poses_file, "--checkpoint", path, "--format", "json",
+                             "--top-k", 6)
+    assert code == 0, err
+    from dataset_conversion.windows import cut_windows
+
+    with torch.no_grad():
+        expected = network.score_windows(torch.from_numpy(cut_windows(np.load(video_poses_file), 10, 5)))[:, 1:]
+    expected = expected.mean(0).numpy()
+    result = json.loads(out)["video"]
+    assert [entry["index"] for entry in result] == list(np.argsort(-expected, kind="stable"))
+    np.testing.assert_allclose([entry["score"] for entry in result], np.sort(expected)[::-1], atol=1e-6)
+
+
+def test_the_one_checkpoint_loader_refuses_what_the_trainer_must_not_load(tmp_path):
+    """recbole_poserec.checkpoint.load_checkpoint (the trainer's best-model reload, and recommend's): one-line errors."""
+    from dataset_conversion.errors import DataError
+    from recbole_poserec.checkpoint import load_checkpoint
+
+    path, _ = _handmade_checkpoint(tmp_path / "handmade.pth", [0, 1, 2, 3])
+    assert load_checkpoint(path)["model"] == "PoseRec"
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["state_dict"]["network.item_side.prototypes"][1, 2] = float("nan")
+    torch.save(checkpoint, tmp_path / "nan.pth")
+    del checkpoint["format"]
+    torch.save(checkpoint, tmp_path / "unformatted.pth")
+    (tmp_path / "garbage.pth").write_bytes(b"not a checkpoint")
+    for name, message in (("nan.pth", "weight tensor network.item_side.prototypes holds nan at index [1, 2]"),
+                          ("unformatted.pth", "not a recbole-poserec/1 checkpoint"),
+                          ("garbage.pth", "cannot load as a weights-only checkpoint"),
+                          ("missing.pth", "checkpoint file not found")):
+        with pytest.raises(DataError) as caught:
+            load_checkpoint(tmp_path / name)
+        assert str(caught.value).startswith(str(tmp_path / name)) and message in str(caught.value)
+        assert "\n" not in str(caught.value)

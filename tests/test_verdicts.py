@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from poserec_experiments.studies import STUDIES
-from poserec_experiments.verdicts import StudyResults, judge, spearman, verdicts
+from poserec_experiments.studies import STUDIES, Study, Variant
+from poserec_experiments.verdicts import Better, StudyResults, judge, verdicts
 
 
 def row(variant, mean, std=0.0, seeds=1, level="ins", metric="ndcg@10"):
@@ -61,12 +61,26 @@ def test_factor_verdict_ranks_the_drops():
 
 
 def test_items_verdict_and_spearman():
-    assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
-    assert spearman([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(0.8)
     study = STUDIES["items"]
     rows = [row("20%", 0.30), row("60%", 0.15), row("100%", 0.10, std=0.01, seeds=3)]
     (line,) = verdicts(StudyResults(study, rows, []))
     assert line.startswith("**holds** (ins)") and "Spearman rank correlation of share and NDCG@10 -1.00 over 3" in line
+    rows = [row("20%", 0.01), row("40%", 0.03), row("60%", 0.02), row("100%", 0.04, std=0.001, seeds=3)]
+    (line,) = verdicts(StudyResults(study, rows, []))  # ranks of the scores 1 3 2 4 over the shares' 1 2 3 4
+    assert line.startswith("**contradicts** (ins)") and "NDCG@10 +0.80 over 4 shares" in line
+    rows[1] = row("40%", 0.02)  # tied scores share their mean rank (scipy): 1 2.5 2.5 4
+    assert "NDCG@10 +0.95 over 4 shares" in verdicts(StudyResults(study, rows, []))[0]
+
+
+def test_a_study_refuses_a_finding_on_a_variant_it_does_not_have():
+    variants = (Variant("a"), Variant("b"))
+    assert Study("s", "t", "p", "d", variants, (Better("a helps", "a", "b"),), base="a").findings
+    with pytest.raises(ValueError, match=r"study s names variants it does not have: \['c'\]"):
+        Study("s", "t", "p", "d", variants, (Better("a helps", "a", "c"),), base="a")
+
+
+def test_only_studies_judging_step_times_show_them_in_the_readme():
+    assert {name for name, study in STUDIES.items() if study.judges_step_time} == {"triplet", "frames"}
 
 
 def test_no_rows_no_verdicts():

@@ -5,12 +5,12 @@ from __future__ import annotations
 from logging import getLogger
 
 import numpy as np
-from recbole.data import create_dataset  # noqa: F401  (re-exported for callers)
-from recbole.data.dataloader import FullSortEvalDataLoader, TrainDataLoader
+from recbole.data.dataloader import TrainDataLoader
 from recbole.data.dataloader.general_dataloader import NegSampleDataLoader
 from recbole.data.utils import create_samplers, get_dataloader
 from recbole.utils import InputType
 
+from dataset_conversion.layout import VIDEO_FIELD
 from recbole_poserec.data.sampler import VideoAwareSampler
 
 
@@ -58,7 +58,7 @@ def _train_sampler(config, dataset, built_datasets, default_sampler):
     if config["repeatable"]:
         raise ValueError("train_neg_sample_args.sampler 'video' needs repeatable: False")
     sampler = VideoAwareSampler(
-        ["train", "valid", "test"], built_datasets, config["VIDEO_FIELD"] or "video_id", args["distribution"], args["alpha"]
+        ["train", "valid", "test"], built_datasets, config["VIDEO_FIELD"] or VIDEO_FIELD, args["distribution"], args["alpha"]
     )
     return sampler.set_phase("train")
 
@@ -85,6 +85,3 @@ def data_preparation(config, dataset):
     valid_data = get_dataloader(config, "valid")(config, valid_dataset, valid_sampler, shuffle=False)
     test_data = get_dataloader(config, "test")(config, test_dataset, test_sampler, shuffle=False)
     return train_data, valid_data, test_data
-
-
-__all__ = ["data_preparation", "WindowBatchTrainDataLoader", "FullSortEvalDataLoader", "create_dataset"]

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-NUM_LANDMARKS = 33
+from dataset_conversion.layout import NUM_LANDMARKS
 
 # MediaPipe's ``mp.solutions.pose.POSE_CONNECTIONS`` (35 undirected edges), written out so that the
-# model does not import MediaPipe; ``tests/test_stgcn.py`` checks it against MediaPipe itself.
+# model does not import MediaPipe; ``tests/test_poserec_units.py`` checks it against MediaPipe itself.
 BLAZEPOSE_EDGES = (
     (0, 1), (0, 4), (1, 2), (2, 3), (3, 7), (4, 5), (5, 6), (6, 8), (9, 10), (11, 12),
     (11, 13), (11, 23), (12, 14), (12, 24), (13, 15), (14, 16), (15, 17), (15, 19), (15, 21),

@@ -2,6 +2,7 @@
 
 Kept apart from the RecBole model class so that a trained checkpoint can recommend for a new
 video from its state_dict and hyper-parameters alone (the item factor embeddings are a buffer).
+The hyper-parameters' defaults are those of ``properties/model/PoseRec.yaml``.
 """
 
 from __future__ import annotations
@@ -9,20 +10,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dataset_conversion.layout import NUM_CHANNELS, NUM_LANDMARKS
 from recbole_poserec.model.item_side import ItemSide
-from recbole_poserec.model.scoring import chunk_normalize, item_score_matrix, score_all_items
+from recbole_poserec.model.scoring import chunk_normalize, item_score_matrix, score_embeddings
 from recbole_poserec.model.stgcn import STGCN
+from recbole_poserec.property_files import model_properties
 
-# Hyper-parameters that define the network's shapes, with the paper's defaults.
-ARCHITECTURE_DEFAULTS = {
-    "gcn_layers": 3,
-    "num_prototypes": 4,
-    "embedding_size": 256,
-    "temporal_kernel": 9,
-    "dropout": 0.0,
-    "pose_input_channels": (0, 1, 2, 3),
-}
-POSE_CHANNELS = 4  # x, y, z, visibility: the layout of every stored window
+# The settings (properties/model/PoseRec.yaml) that define the network's shapes.
+ARCHITECTURE_KEYS = ("gcn_layers", "num_prototypes", "embedding_size", "temporal_kernel", "dropout",
+                     "pose_input_channels")
 
 
 class PoseRecNetwork(nn.Module):
@@ -31,12 +27,11 @@ class PoseRecNetwork(nn.Module):
     ``item_factors`` is (n_items, F, D): the text embeddings of each item's F factors.
     """
 
-    def __init__(self, item_factors: torch.Tensor, gcn_layers: int = 3, num_prototypes: int = 4,
-                 embedding_size: int = 256, temporal_kernel: int = 9, dropout: float = 0.0,
-                 pose_input_channels=(0, 1, 2, 3)):
+    def __init__(self, item_factors: torch.Tensor, *, gcn_layers: int, num_prototypes: int, embedding_size: int,
+                 temporal_kernel: int, dropout: float, pose_input_channels):
         super().__init__()
         self.pose_input_channels = [int(c) for c in pose_input_channels]
-        if not self.pose_input_channels or not set(self.pose_input_channels) <= set(range(POSE_CHANNELS)):
+        if not self.pose_input_channels or not set(self.pose_input_channels) <= set(range(NUM_CHANNELS)):
             raise ValueError(f"pose_input_channels must be indices into (x, y, z, visibility), got {pose_input_channels}")
         if embedding_size % num_prototypes:
             raise ValueError(f"embedding_size ({embedding_size}) must be a multiple of num_prototypes ({num_prototypes})")
@@ -48,9 +43,13 @@ class PoseRecNetwork(nn.Module):
 
     @classmethod
     def from_hyper_parameters(cls, item_factors: torch.Tensor, params: dict) -> "PoseRecNetwork":
-        """Build from a dict holding (some of) :data:`ARCHITECTURE_DEFAULTS`' keys."""
-        chosen = {key: params.get(key, default) for key, default in ARCHITECTURE_DEFAULTS.items()}
-        chosen = {key: (value if value is not None else ARCHITECTURE_DEFAULTS[key]) for key, value in chosen.items()}
+        """Build from a configuration (a RecBole ``Config`` or a checkpoint's plain one): each of
+        :data:`ARCHITECTURE_KEYS` it lacks or sets to None is read from ``properties/model/PoseRec.yaml``
+        (an older checkpoint may predate a key)."""
+        chosen = {key: params[key] for key in ARCHITECTURE_KEYS if key in params and params[key] is not None}
+        if len(chosen) < len(ARCHITECTURE_KEYS):
+            defaults = model_properties("PoseRec")
+            chosen = {key: defaults[key] for key in ARCHITECTURE_KEYS} | chosen
         return cls(item_factors, **chosen)
 
     def video_embeddings(self, poses: torch.Tensor) -> torch.Tensor:
@@ -59,8 +58,8 @@ class PoseRecNetwork(nn.Module):
         Only ``pose_input_channels`` are fed to the ST-GCN (e.g. x, y, visibility for the 2D-pose study).
         """
         if poses.dim() == 2:
-            poses = poses.reshape(poses.shape[0], -1, self.video_side.num_landmarks, POSE_CHANNELS)
-        if len(self.pose_input_channels) != POSE_CHANNELS:
+            poses = poses.reshape(poses.shape[0], -1, NUM_LANDMARKS, NUM_CHANNELS)
+        if len(self.pose_input_channels) != NUM_CHANNELS:
             poses = poses[..., self.pose_input_channels]
         return self.video_side.encode_windows(poses)
 
@@ -76,5 +75,4 @@ class PoseRecNetwork(nn.Module):
     def score_windows(self, poses: torch.Tensor, item_matrix: torch.Tensor | None = None) -> torch.Tensor:
         """Eq. 7 scores of windows against every item: (N, n_items)."""
         matrix = self.item_matrix() if item_matrix is None else item_matrix
-        video_chunks = chunk_normalize(self.video_embeddings(poses), self.num_prototypes)
-        return score_all_items(video_chunks, matrix)
+        return score_embeddings(self.video_embeddings(poses), matrix, self.num_prototypes)

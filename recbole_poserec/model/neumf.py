@@ -39,7 +39,7 @@ class NeuMF(RecBoleNeuMF):
             raise ValueError("the plug-in's NeuMF has no user-ID embeddings to pre-train; set use_pretrain: False")
         super(NeuMF, self).__init__(config, dataset)
 
-        self.USER_FEATURE = config["user_feature_field"] or "pose_pca"
+        self.USER_FEATURE = config["user_feature_field"]
         ftype = dataset.field2type.get(self.USER_FEATURE)
         if ftype not in (FeatureType.FLOAT_SEQ, FeatureType.FLOAT):
             raise ValueError(

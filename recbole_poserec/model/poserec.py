@@ -22,9 +22,11 @@ import torch
 from recbole.model.abstract_recommender import GeneralRecommender
 from recbole.utils import InputType
 
+from dataset_conversion.layout import ITEM_NAME_FIELD
+
 from recbole_poserec.model.losses import label_loss, prototype_loss, triplet_loss
 from recbole_poserec.model.mining import donor_windows, negative_candidates, select_negative_scores
-from recbole_poserec.model.network import ARCHITECTURE_DEFAULTS, PoseRecNetwork
+from recbole_poserec.model.network import PoseRecNetwork
 from recbole_poserec.model.scoring import chunk_normalize, item_score_matrix, pair_scores, score_all_items
 
 
@@ -56,11 +58,9 @@ class PoseRec(GeneralRecommender):
         self.mining_fraction = config["mining_fraction"]
         self.mining_candidates = config["mining_candidates"] or 0
 
-        self.network = PoseRecNetwork.from_hyper_parameters(
-            self._item_factor_tensor(dataset), {key: config[key] for key in ARCHITECTURE_DEFAULTS}
-        )
+        self.network = PoseRecNetwork.from_hyper_parameters(self._item_factor_tensor(dataset), config)
         self._item_tokens = [str(token) for token in dataset.field2id_token[self.ITEM_ID]]
-        self._item_names = self._item_name_list(dataset, config["ITEM_NAME_FIELD"] or "name")
+        self._item_names = self._item_name_list(dataset, config["ITEM_NAME_FIELD"] or ITEM_NAME_FIELD)
         self._cached_item_matrix = None
 
     def _item_factor_tensor(self, dataset) -> torch.Tensor:
@@ -141,6 +141,4 @@ class PoseRec(GeneralRecommender):
 
     def full_sort_predict(self, interaction):
         """Eq. 7 for each window against every item: one matrix product with M (computed once per pass)."""
-        embeddings = self.network.video_embeddings(interaction[self.POSE])
-        video_chunks = chunk_normalize(embeddings, self.network.num_prototypes)
-        return score_all_items(video_chunks, self._item_matrix()).reshape(-1)
+        return self.network.score_windows(interaction[self.POSE], self._item_matrix()).reshape(-1)

@@ -14,14 +14,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from recbole_poserec.model.graph import NUM_LANDMARKS, normalized_adjacency
+from dataset_conversion.layout import NUM_CHANNELS, NUM_LANDMARKS
+from recbole_poserec.model.graph import normalized_adjacency
 
 # (in_channels, out_channels, temporal_stride) per block, for 1 to 4 blocks (paper Table 6).
 LAYER_PLANS = {
-    1: ((4, 256, 1),),
-    2: ((4, 64, 1), (64, 256, 2)),
-    3: ((4, 64, 1), (64, 128, 2), (128, 256, 1)),
-    4: ((4, 64, 1), (64, 128, 2), (128, 256, 1), (256, 256, 1)),
+    1: ((NUM_CHANNELS, 256, 1),),
+    2: ((NUM_CHANNELS, 64, 1), (64, 256, 2)),
+    3: ((NUM_CHANNELS, 64, 1), (64, 128, 2), (128, 256, 1)),
+    4: ((NUM_CHANNELS, 64, 1), (64, 128, 2), (128, 256, 1), (256, 256, 1)),
 }
 
 
@@ -70,7 +71,7 @@ class STGCN(nn.Module):
     stored in the dataset, (N, T, V, C) with M = 1 person.
     """
 
-    def __init__(self, num_layers: int = 3, in_channels: int = 4, embedding_size: int = 256,
+    def __init__(self, num_layers: int = 3, in_channels: int = NUM_CHANNELS, embedding_size: int = 256,
                  temporal_kernel: int = 9, dropout: float = 0.0, num_landmarks: int = NUM_LANDMARKS):
         super().__init__()
         if num_layers not in LAYER_PLANS:

@@ -1,1 +1,0 @@
-"""Reusable layers of the plug-in's models (one module per model family)."""

@@ -1,0 +1,96 @@
+"""A trained PoseRec checkpoint as a :class:`~recbole_poserec.inference.scorer.WindowScorer`.
+
+The checkpoint alone is enough: :func:`recbole_poserec.checkpoint.load_checkpoint` reads it (weights
+only, finite weights), its configuration rebuilds :class:`~recbole_poserec.model.network.PoseRecNetwork`
+and its ``catalogue`` names the items. Scoring is the network's own
+:meth:`~recbole_poserec.model.network.PoseRecNetwork.score_windows`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from dataset_conversion.errors import DataError
+from recbole_poserec.checkpoint import load_checkpoint
+from recbole_poserec.inference.scorer import WindowScorer, score_in_slices
+from recbole_poserec.model.network import PoseRecNetwork
+
+PAD_TOKEN = "[PAD]"  # RecBole's padding item, internal id 0
+NETWORK_PREFIX = "network."  # PoseRec's state_dict keys of its PoseRecNetwork
+
+
+@dataclass
+class CheckpointScorer(WindowScorer):
+    """A PoseRec checkpoint's network (eval mode) with its catalogue, the padding item left out.
+
+    Row r of :meth:`item_representations` / column r of :meth:`score_windows` is RecBole's internal
+    item id r + 1.
+    """
+
+    path: Path
+    network: PoseRecNetwork
+    item_names: list[str]
+    item_tokens: list[str]
+
+    @property
+    def source(self) -> str:
+        return f"checkpoint {self.path}"
+
+    @torch.no_grad()
+    def item_representations(self) -> tuple[torch.Tensor, torch.Tensor]:
+        item_chunks, omega = self.network.item_representations()
+        return item_chunks[1:], omega[1:]
+
+    @torch.no_grad()
+    def score_windows(self, windows: torch.Tensor) -> torch.Tensor:
+        item_matrix = self.network.item_matrix()[1:]
+        return score_in_slices(lambda part: self.network.score_windows(part, item_matrix), windows)
+
+
+def _catalogue(path: Path, checkpoint: dict) -> tuple[list[str], list[str]]:
+    """The checkpoint's item tokens and names, padding item included."""
+    catalogue = checkpoint.get("catalogue")
+    if not isinstance(catalogue, dict) or not catalogue.get("item_tokens"):
+        raise DataError(path, "checkpoint has no item catalogue (write it with this plug-in's run_recbole.py)",
+                        field="catalogue")
+    tokens = [str(token) for token in catalogue["item_tokens"]]
+    names = [str(name) for name in catalogue.get("item_names") or tokens]
+    if len(names) != len(tokens):
+        raise DataError(path, f"catalogue has {len(tokens)} item tokens but {len(names)} names", field="catalogue")
+    if tokens[0] != PAD_TOKEN:
+        raise DataError(path, f"catalogue entry 0 is {tokens[0]!r}, expected RecBole's {PAD_TOKEN}", field="catalogue")
+    return tokens, names
+
+
+def _network(path: Path, checkpoint: dict, n_items: int) -> PoseRecNetwork:
+    """PoseRecNetwork rebuilt from the checkpoint's configuration and loaded strictly with its weights."""
+    state_dict = checkpoint["state_dict"]
+    item_factors = state_dict.get(NETWORK_PREFIX + "item_factors")
+    if not isinstance(item_factors, torch.Tensor) or item_factors.dim() != 3:
+        raise DataError(path, "state_dict lacks the (n_items, F, D) tensor network.item_factors", field="state_dict")
+    if item_factors.shape[0] != n_items:
+        raise DataError(path, f"catalogue of {n_items} items but network.item_factors has "
+                              f"{item_factors.shape[0]} (another dataset's catalogue?)", field="catalogue")
+    try:
+        network = PoseRecNetwork.from_hyper_parameters(item_factors, checkpoint.get("config") or {})
+        network.load_state_dict({key[len(NETWORK_PREFIX):]: value for key, value in state_dict.items()
+                                 if key.startswith(NETWORK_PREFIX)}, strict=True)
+    except (RuntimeError, ValueError, TypeError) as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(path, f"state_dict does not fit its configuration: {first_line}", field="state_dict") from None
+    return network.eval()
+
+
+def load_checkpoint_scorer(path: str | os.PathLike) -> CheckpointScorer:
+    """Rebuild PoseRec's network and catalogue from a ``run_recbole.py`` checkpoint; errors are :class:`DataError`."""
+    path = Path(path)
+    checkpoint = load_checkpoint(path)
+    if checkpoint.get("model") != "PoseRec":
+        raise DataError(path, f"checkpoint of model {checkpoint.get('model')!r}, not PoseRec", field="model")
+    tokens, names = _catalogue(path, checkpoint)
+    network = _network(path, checkpoint, len(tokens))
+    return CheckpointScorer(path=path, network=network, item_names=names[1:], item_tokens=tokens[1:])
