@@ -4,6 +4,10 @@ The same command as ``python -m recbole_poserec`` and the installed ``recbole-po
 settings and errors are described in :mod:`recbole_poserec.__main__`.
 """
 
+from dataset_conversion.entrypoint import install_startup_signal_handlers
+
+install_startup_signal_handlers()  # before the heavy imports: a signal during them is one line too
+
 import sys
 
 from recbole_poserec.__main__ import console_main, main  # noqa: F401  (main: for calling it in-process)

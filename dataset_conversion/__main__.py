@@ -23,14 +23,17 @@ Exit codes (:mod:`.entrypoint`), each with at most one line on stderr and no tra
 
 from __future__ import annotations
 
-import argparse
+from .entrypoint import install_startup_signal_handlers
+
+install_startup_signal_handlers()  # before the other imports: a signal during them is one line too
+
 import sys
 import time
-from pathlib import Path
 
 from .dataset_names import category_dataset_name, dataset_name_type
 from .entrypoint import (
-    EXIT_OK, EXIT_PARTIAL_FAILURE, ArgumentParser, int_at_least, non_negative_int, positive_int, run_main,
+    EXIT_OK, EXIT_PARTIAL_FAILURE, ArgumentParser, int_at_least, non_negative_int, path_argument, positive_int,
+    run_main,
 )
 from .errors import DataError
 from .layout import DEFAULT_STEP, DEFAULT_WINDOW
@@ -38,16 +41,6 @@ from .synth.generate import MAX_ITEMS, MAX_VIDEOS, SizeError, check_sizes
 from .synth.plan import MIN_FRAMES
 
 SYNTH_ARGUMENTS = {"n_videos": "--videos", "n_items": "--items", "seed": "--seed"}  # generator parameter -> option
-
-
-def path_argument(text: str) -> Path:
-    """An argparse ``type``: a non-empty path."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(f"expected a path, got {text!r}")
-    return Path(text)
-
-
-path_argument.__name__ = "path"
 
 
 def build_parser() -> ArgumentParser:

@@ -11,6 +11,10 @@ and a command only ever replaces what it created itself.
 * :func:`atomic_directory` refuses (:class:`DataError`) a target that is not a plain directory name
   (empty, ``.``, ``..``), the current directory or one above it, a symbolic link, an existing file, or an
   existing non-empty directory that the caller's ``replaces`` predicate does not recognise as its own output.
+* :func:`atomic_file` refuses an empty path and a target that exists and is not a regular file (a
+  symbolic link, a directory, a device, a FIFO, a socket), or one that its ``replaces`` predicate does
+  not recognise (:func:`atomic_save_figure`: a figure of the format written), before any temporary
+  exists, and checks again right before the rename.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import tempfile
 import threading
 import uuid
@@ -196,12 +201,44 @@ def atomic_directory(final_dir: str | os.PathLike, *, replaces: Callable[[Path],
             shutil.rmtree(old, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def atomic_file(final_path: str | os.PathLike, mode: str = "w", **open_kwargs):
-    """Open a temporary sibling file for writing; it is renamed onto ``final_path`` only on success."""
+def check_replaceable_file(
+    final_path: str | os.PathLike, replaces: Callable[[Path], bool] | None = None, not_ours: str = NOT_OURS
+) -> Path:
+    """``final_path`` as a Path if :func:`atomic_file` may write it, else :class:`DataError`.
+
+    A missing path may be written; an existing one only if it is a regular file (not followed through a
+    symbolic link) and ``replaces(existing_file)`` says it is an earlier output of the caller (no
+    ``replaces``: any regular file).
+    """
+    if not os.fspath(final_path):
+        raise DataError("''", "is not a file name that can be written (empty)")
     final = Path(final_path)
-    if final.is_dir():
+    try:
+        mode = final.lstat().st_mode
+    except FileNotFoundError:
+        return final
+    except OSError as err:
+        raise DataError(final, f"cannot be checked ({err.strerror or err})") from None
+    if stat.S_ISLNK(mode):
+        raise DataError(final, "is a symbolic link; refusing to replace it (choose another name or remove the link)")
+    if stat.S_ISDIR(mode):
         raise DataError(final, "is a directory; expected a file path")
+    if not stat.S_ISREG(mode):
+        raise DataError(final, "is not a regular file (a device, FIFO or socket); refusing to replace it")
+    if replaces is not None and not replaces(final):
+        raise DataError(final, not_ours)
+    return final
+
+
+@contextlib.contextmanager
+def atomic_file(final_path: str | os.PathLike, mode: str = "w", *, replaces: Callable[[Path], bool] | None = None,
+                not_ours: str = NOT_OURS, **open_kwargs):
+    """Open a temporary sibling file for writing; it is renamed onto ``final_path`` only on success.
+
+    What may be replaced: :func:`check_replaceable_file` (checked before the temporary is made and again
+    right before the rename).
+    """
+    final = check_replaceable_file(final_path, replaces, not_ours)
     _make_parent(final.parent)
     remove_stale_temporaries(final)
     tmp_name = None
@@ -212,6 +249,7 @@ def atomic_file(final_path: str | os.PathLike, mode: str = "w", **open_kwargs):
         os.chmod(tmp_name, 0o666 & ~_current_umask())  # mkstemp makes it private (0600)
         with open(tmp_name, mode, **open_kwargs) as handle:
             yield handle
+        check_replaceable_file(final, replaces, not_ours)  # something may have appeared there meanwhile
         os.replace(tmp_name, final)
     except BaseException:
         if tmp_name is not None:
@@ -228,17 +266,50 @@ def atomic_save_npy(final_path: str | os.PathLike, array) -> None:
         np.save(handle, array)
 
 
-def atomic_save_figure(figure, final_path: str | os.PathLike, **savefig_kwargs) -> Path:
+# how each figure format matplotlib writes begins; a file that does not was not written by us
+FIGURE_SIGNATURES = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-", "svg": b"<?xml", "eps": b"%!PS", "ps": b"%!PS"}
+
+
+def has_signature(path: Path, signature: bytes) -> bool:
+    """Whether the file at ``path`` begins with ``signature``."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(signature)) == signature
+    except OSError:
+        return False
+
+
+def _figure_rule(format: str) -> tuple[Callable[[Path], bool], str]:
+    """What an earlier figure of ``format`` looks like, and the refusal for anything else."""
+    signature = FIGURE_SIGNATURES.get(format.lower())
+
+    def replaces(existing: Path) -> bool:
+        return signature is not None and has_signature(existing, signature)
+
+    return replaces, f"exists and is not a {format.upper()}; choose another name or remove it"
+
+
+def check_figure_path(final_path: str | os.PathLike, format: str = "png") -> Path:
+    """``final_path`` as a Path if :func:`atomic_save_figure` may write it there, else :class:`DataError`
+    (for commands that check their output path before the work)."""
+    return check_replaceable_file(final_path, *_figure_rule(format))
+
+
+def atomic_save_figure(figure, final_path: str | os.PathLike, *, format: str = "png", **savefig_kwargs) -> Path:
     """Render a matplotlib figure in memory, then write it through a temporary file and a rename.
 
+    An existing file is replaced only if it is a figure of the same ``format`` (its signature,
+    :data:`FIGURE_SIGNATURES`): a figure never overwrites notes, data or anything else.
     Rendering first keeps the temporary's life to one write, and runs matplotlib's lazy imports of C
     extensions before it exists (a Ctrl-C inside such an import surfaces as an ImportError, not as
     KeyboardInterrupt).
     """
     import io
 
+    replaces, not_ours = _figure_rule(format)
+    check_replaceable_file(final_path, replaces, not_ours)  # before the (slow) rendering
     buffer = io.BytesIO()
-    figure.savefig(buffer, **savefig_kwargs)
-    with atomic_file(final_path, "wb") as handle:
+    figure.savefig(buffer, format=format, **savefig_kwargs)
+    with atomic_file(final_path, "wb", replaces=replaces, not_ours=not_ours) as handle:
         handle.write(buffer.getbuffer())
     return Path(final_path)

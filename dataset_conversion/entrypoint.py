@@ -8,16 +8,20 @@
   stack first, so every ``atomic_directory`` / ``atomic_file`` in progress removes its temporary output.
 
 A command builds its parser with :class:`ArgumentParser` (argparse with a one-line ``error``) and runs its
-``main`` through :func:`run_main`.
+``main`` through :func:`run_main`. A command module's first statement is
+:func:`install_startup_signal_handlers`, so that a signal during its (heavy) imports, before
+:func:`run_main` runs, ends the program the same way.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Callable
 
 from .errors import DataError
@@ -88,14 +92,80 @@ def float_at_least(low: float, inclusive: bool = True) -> Callable[[str], float]
     return parse
 
 
+def path_argument(text: str) -> Path:
+    """An argparse ``type``: a non-empty path (``--out ""`` would otherwise mean the current directory or nothing)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a path, got {text!r}")
+    return Path(text)
+
+
+path_argument.__name__ = "path"
+
+
+# Python's own handlers, which a fresh interpreter starts with
+_PYTHON_DEFAULT_HANDLERS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+_STARTUP_EXITS = {signal.SIGINT: (b"interrupted\n", EXIT_INTERRUPTED),
+                  signal.SIGTERM: (b"terminated\n", EXIT_TERMINATED)}
+_starting_modules: list[dict] = []  # globals of the command modules that installed the start-up handlers
+
+
+def _command_starting(frame) -> bool:
+    """Whether ``frame`` runs inside the module-level code of a command module (its imports, its
+    ``if __name__ == "__main__"`` line), i.e. before :func:`run_main` took over."""
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and any(frame.f_globals is g for g in _starting_modules):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _startup_signal_handler(signum, frame):
+    if _command_starting(frame):
+        line, code = _STARTUP_EXITS[signum]
+        os.write(2, line)
+        os._exit(code)  # nothing has been written yet, and no clean-up is pending
+    # the module was imported as a library (tests, a notebook): what Python would have done
+    if signum == signal.SIGINT:
+        signal.default_int_handler(signum, frame)
+    signal.signal(signum, signal.SIG_DFL)
+    signal.raise_signal(signum)
+
+
+def install_startup_signal_handlers() -> None:
+    """The first statement of a command module: until :func:`run_main` takes over, SIGINT / SIGTERM
+    print ``interrupted`` / ``terminated`` and exit with 130 / 143 at once, instead of a
+    ``KeyboardInterrupt`` traceback out of an import or a silent death by SIGTERM.
+
+    Only Python's default handlers are replaced (a process that set its own, or ignores a signal, keeps
+    them), and only the caller's start-up counts: a signal while the module is merely imported by
+    another program, once that import is done, does what Python's default would.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    _starting_modules.append(sys._getframe(1).f_globals)
+    for signum, default in _PYTHON_DEFAULT_HANDLERS.items():
+        if signal.getsignal(signum) is default:
+            signal.signal(signum, _startup_signal_handler)
+
+
 def _raise_terminated(signum, frame):
     raise Terminated()
 
 
 def run_main(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
-    """Run ``main(argv)`` and return its exit code, turning user errors and signals into one line each."""
+    """Run ``main(argv)`` and return its exit code, turning user errors and signals into one line each.
+
+    Afterwards the previous signal handlers are back, except start-up ones
+    (:func:`install_startup_signal_handlers`), which give way to Python's defaults for good: by then
+    output has been written, which an ``os._exit`` could lose.
+    """
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
+    previous = {}
+    if in_main_thread:
+        previous = {signum: signal.getsignal(signum) for signum in _PYTHON_DEFAULT_HANDLERS}
+        signal.signal(signal.SIGTERM, _raise_terminated)
+        if previous[signal.SIGINT] is _startup_signal_handler:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return main(argv)
     except SystemExit as exit_request:  # argparse: --help (0) or a usage error (2, already printed)
@@ -111,5 +181,8 @@ def run_main(main: Callable[[list[str] | None], int], argv: list[str] | None = N
         print("terminated", file=sys.stderr)
         return EXIT_TERMINATED
     finally:
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            if handler is _startup_signal_handler:
+                handler = _PYTHON_DEFAULT_HANDLERS[signum]
+            if handler is not None:  # None: set outside Python, cannot be put back
+                signal.signal(signum, handler)

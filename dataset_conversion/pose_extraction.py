@@ -33,11 +33,21 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 MODEL_COMPLEXITY = 1
 
 
+def extraction_module(name: str, source):
+    """``import name`` (``cv2`` or ``mediapipe``); a missing one is a one-line :class:`DataError` naming ``source``."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as err:
+        raise DataError(source, f"pose extraction needs OpenCV and MediaPipe, which are not installed here "
+                                f"({err}); install the pinned set with setup.sh") from None
+
+
 def create_pose_estimator():
     """A BlazePose graph in video mode (the bundled full landmark model; nothing is downloaded)."""
     os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's C++ INFO lines off stderr
-    import mediapipe as mp
-
+    mp = extraction_module("mediapipe", "mediapipe")
     return mp.solutions.pose.Pose(
         static_image_mode=False,
         model_complexity=MODEL_COMPLEXITY,
@@ -60,11 +70,10 @@ def extract_video_poses(video_path: str | os.PathLike, estimator=None) -> np.nda
     tracking state leaks between videos); by default a fresh one is created and closed.
     Raises :class:`DataError` naming the file if it cannot be read or no person is found in any frame.
     """
-    import cv2
-
     video_path = Path(video_path)
     if not video_path.is_file():
         raise DataError(video_path, "video file not found")
+    cv2 = extraction_module("cv2", video_path)
     capture = cv2.VideoCapture(str(video_path))
     if not capture.isOpened():
         capture.release()

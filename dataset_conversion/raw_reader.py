@@ -27,8 +27,9 @@ Values RecBole must read back (the rule of :mod:`dataset_conversion.recbole_toke
   fine); a name that reads as missing even when quoted (``NA``, ``null``, ...) is rejected.
 * ``group`` is one of a fixed vocabulary, all of which read back.
 
-Pose files are validated one at a time through a memory map and in chunks, so neither the whole set
-nor one whole cast copy of a file is ever in memory.
+Pose files are read by :func:`dataset_conversion.npy_files.load_npy` (the one ``.npy`` reader) and
+validated one at a time through a memory map and in chunks, so neither the whole set nor one whole
+cast copy of a file is ever in memory.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from .layout import (
     VIDEO_COLUMNS,
     VIDEOS_FILE,
 )
+from .npy_files import load_npy
 from .pose_values import as_finite_float32, check_finite_float
 from .recbole_tokens import misread, token_cells
 from .windows import window_starts
@@ -119,6 +121,22 @@ def read_csv_strict(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
     """Read a CSV file as strings (no NA guessing), checking it exists, has rows and ``required`` columns."""
     if not path.is_file():
         raise DataError(path, "file not found")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as err:
+        raise DataError(path, f"cannot be read ({err.strerror or err})") from None
+    if b"\x00" in data:  # pandas' C parser silently cuts a value at a NUL byte; its Python one keeps it
+        message = "contains a NUL byte (\\x00), which would silently cut the value short"
+        try:
+            cells = pd.read_csv(path, dtype=str, header=None, keep_default_na=False, na_filter=False, engine="python")
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError):
+            line = data.split(b"\x00", 1)[0].count(b"\n") + 1
+            raise DataError(path, f"line {line} {message}") from None
+        row, column = (int(i[0]) for i in np.nonzero(cells.apply(lambda c: c.str.contains("\x00", regex=False))))
+        name = str(cells.iat[0, column]).strip()
+        raise DataError(path, message, row=row, field=name.replace("\x00", "\\x00"))  # row 0: the header
+    del data
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, skipinitialspace=False)
     except pd.errors.EmptyDataError:
@@ -225,18 +243,6 @@ def _read_annotations(path: Path, videos: pd.DataFrame, items: pd.DataFrame) -> 
 # -------------------------------------------------------------------------------------- pose files
 
 
-def _open_pose_array(path: Path, mmap: bool) -> np.ndarray:
-    if not path.is_file():
-        raise DataError(path, "pose file not found")
-    try:
-        array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as err:
-        raise DataError(path, f"unreadable pose file ({' '.join(str(err).split())})") from None
-    if not isinstance(array, np.ndarray):
-        raise DataError(path, "unreadable pose file (not a single .npy array)")
-    return array
-
-
 POSE_AXES = ("frame", "landmark", "channel")
 
 
@@ -250,7 +256,7 @@ def _check_pose_array(path: Path, array: np.ndarray) -> None:
 
 def validate_pose_file(path: Path, window: int = DEFAULT_WINDOW, step: int = DEFAULT_STEP) -> int:
     """Check one pose file through a memory map; return its number of frames."""
-    array = _open_pose_array(path, mmap=True)
+    array = load_npy(path, "pose file")
     _check_pose_array(path, array)
     n_frames = int(array.shape[0])
     if len(window_starts(n_frames, window, step)) == 0:
@@ -265,14 +271,15 @@ def validate_pose_file(path: Path, window: int = DEFAULT_WINDOW, step: int = DEF
 def open_pose(path: str | os.PathLike) -> np.ndarray:
     """One checked (T, 33, 4) pose file, memory-mapped, in its stored float dtype."""
     path = Path(path)
-    array = _open_pose_array(path, mmap=True)
+    array = load_npy(path, "pose file")
     _check_pose_array(path, array)
     return array
 
 
 def load_pose(path: str | os.PathLike) -> np.ndarray:
-    """Load and check one (T, 33, 4) pose file as float32."""
+    """Load and check one (T, 33, 4) pose file as float32 (an in-memory copy of the memory map)."""
     path = Path(path)
-    array = _open_pose_array(path, mmap=False)
+    array = load_npy(path, "pose file")
     _check_pose_array(path, array)
-    return as_finite_float32(path, array, "pose", POSE_AXES)
+    array = as_finite_float32(path, array, "pose", POSE_AXES)
+    return array if array.flags.writeable else np.array(array)  # a float32 file's cast is the map itself

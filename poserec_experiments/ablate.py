@@ -38,10 +38,16 @@ section (between ``<!-- ablation-<study>:start -->`` and ``<!-- ablation-<study>
 Bad input and interruptions: as for ``python -m poserec_experiments.benchmark`` (one ``error:`` line and exit 2
 for a bad argument, e.g. an unknown study or a ``--variants`` name the study does not have, or for a
 damaged stored result of any study under ``--out``/runs; exit 130 / 143 on Ctrl-C / SIGTERM, the worker
-stopped with the command; a run in progress elsewhere is skipped and reported, exit 1).
+stopped with the command; a run in progress elsewhere is skipped and reported, exit 1). ``--jobs N`` and
+``--device cpu|cuda``: as for the benchmark (N runs at once with a share of the cores each; the device is
+recorded in each result and stated in ``<study>.md``, and is not part of a run's identity).
 """
 
 from __future__ import annotations
+
+from dataset_conversion.entrypoint import install_startup_signal_handlers
+
+install_startup_signal_handlers()  # before the heavy imports: a signal during them is one line too
 
 import argparse
 import sys
@@ -62,6 +68,7 @@ from poserec_experiments.arguments import (
     budget_overrides,
     check_common_arguments,
     command_string,
+    devices_text,
     exit_status,
     parse_overrides,
     print_footer,
@@ -97,6 +104,7 @@ from poserec_experiments.runner import (
     check_stored_tree,
     collect,
     find_reusable_in,
+    result_device,
     run_all,
 )
 from poserec_experiments.studies import DEFAULT_SEEDS, STUDIES, Study, Variant
@@ -321,6 +329,7 @@ def write_outputs(study: Study, out: Path, specs, summary, args, data_path: Path
     groups = [(level, LEVEL_LABELS[level]) for level in args.levels]
     variants = selected_variants(study, args)
     datasets = list(dict.fromkeys(s.dataset for s in specs))
+    devices = {result_device(r) for r in results}
     budget = training_budget(args)
     tables = []
     for level, label in groups:
@@ -353,7 +362,8 @@ def write_outputs(study: Study, out: Path, specs, summary, args, data_path: Path
         "",
         "**Timing.** train step = mean wall seconds of one training batch inside RecBole's `_train_epoch` "
         "(data loading, sampling, forward, backward, optimiser step) over all epochs run; see "
-        "`poserec_experiments/worker.py`.",
+        f"`poserec_experiments/worker.py`. Devices: {devices_text(results)}"
+        + ("; the timings mix devices, compare them only within one device." if len(devices) > 1 else "."),
         "",
         f"**Compute.** Sum of the runs' wall times: {format_duration(summary.compute_seconds)} ({len(results)} runs; "
         f"this invocation {format_duration(summary.elapsed_seconds)}).",
@@ -456,7 +466,7 @@ def main(argv=None) -> int:
         specs = build_specs(study, args, data_path, resolver, build=True)
         summary = run_all(specs, store, args.work_dir, timeout=args.timeout,
                           keep_checkpoints=not args.delete_checkpoints, progress=not args.no_progress,
-                          find_reusable=find_reusable_in(out / "runs"))
+                          find_reusable=find_reusable_in(out / "runs"), jobs=args.jobs, device=args.device)
     command = command_string("poserec_experiments.ablate", argv)
     outputs = write_outputs(study, out, specs, summary, args, data_path, command)
     print_footer(summary, outputs)

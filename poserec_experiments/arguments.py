@@ -2,7 +2,9 @@
 
 Both parse with :class:`dataset_conversion.entrypoint.ArgumentParser` and run through
 :func:`~dataset_conversion.entrypoint.run_main`: a bad argument is one ``error: argument --x: ...`` line and
-exit 2 before any run starts; Ctrl-C / SIGTERM stop the running worker's process group and exit 130 / 143.
+exit 2 before any run starts; Ctrl-C / SIGTERM stop every running worker's process group and exit 130 / 143.
+``--jobs`` and ``--device`` say how the runs execute (:func:`poserec_experiments.runner.run_all`), not what
+they compute: they are in no fingerprint and not in the command that regenerates the outputs.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from dataset_conversion.entrypoint import (
 from dataset_conversion.errors import DataError
 from poserec_experiments.derived_datasets import DEFAULT_DATASETS
 from poserec_experiments.report import format_duration
-from poserec_experiments.runner import RUNNER_KEYS, non_finite_fields
+from poserec_experiments.runner import DEVICES, RUNNER_KEYS, available_cores, non_finite_fields, result_device
 
 LEVEL_LABELS = {"ins": "Ins Rec", "cat": "Cat Rec"}
 FIRST_SEED = 2022
@@ -34,7 +36,7 @@ MAX_SEED = 2**32 - 1  # numpy's seed range; RecBole seeds numpy, torch and rando
 MAX_SEEDS = 1000
 BUDGET_KEYS = ("epochs", "stopping_step", "eval_step")  # --set of these: positive integers, like --epochs
 RUNNER_KEY_OPTIONS = {"seed": "--first-seed / --seeds", "data_path": "--data-path", "checkpoint_dir": "--work-dir",
-                      "show_progress": "(always off in a worker)"}
+                      "show_progress": "(always off in a worker)", "use_gpu": "--device", "gpu_id": "--device"}
 assert set(RUNNER_KEY_OPTIONS) == set(RUNNER_KEYS)
 
 
@@ -119,6 +121,11 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report-only", action="store_true", help="only rebuild the tables/plots from stored runs")
     parser.add_argument("--dry-run", action="store_true", help="list the runs and exit")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    parser.add_argument("--jobs", type=positive_int, default=1,
+                        help="runs at once (default 1); with N > 1 each gets max(1, cores // N) threads "
+                             f"(cores here: {available_cores()})")
+    parser.add_argument("--device", choices=DEVICES, default="cpu",
+                        help="where the runs train and test (default cpu; not part of a run's identity)")
 
 
 def check_common_arguments(parser: argparse.ArgumentParser, args, seed_counts=()) -> None:
@@ -128,6 +135,10 @@ def check_common_arguments(parser: argparse.ArgumentParser, args, seed_counts=()
     if last > MAX_SEED:
         parser.error(f"argument --first-seed: the last seed {last} is over {MAX_SEED}")
     unique_values(parser, "--levels", args.levels)
+    if args.device == "cuda" and not args.report_only:
+        missing = cuda_missing()
+        if missing:
+            parser.error(f"argument --device: cuda asked for, but {missing}")
     for option, value in (("--out", args.out), ("--work-dir", args.work_dir), ("--data-path", args.data_path)):
         if value is None:
             continue
@@ -135,6 +146,15 @@ def check_common_arguments(parser: argparse.ArgumentParser, args, seed_counts=()
         if value == "" or (blocking is not None and not blocking.is_dir()):
             parser.error(f"argument {option}: expected a directory, got {value!r}"
                          + (f" ({blocking} is a file)" if value else ""))
+
+
+def cuda_missing() -> str | None:
+    """Why torch cannot run on a CUDA device here, or None when it can."""
+    import torch
+
+    if torch.cuda.is_available():
+        return None
+    return f"torch {torch.__version__} sees no CUDA device" + ("" if torch.version.cuda else " (built without CUDA)")
 
 
 def unique_values(parser: argparse.ArgumentParser, option: str, values) -> None:
@@ -159,12 +179,30 @@ def writable_directory(option: str, path: Path) -> Path:
 
 # Options that change how a command runs, not what it writes: left out of the command that regenerates it.
 PRESENTATION_OPTIONS = ("--report-only", "--no-progress")
+EXECUTION_OPTIONS = ("--jobs", "--device")  # the same, with a value
 
 
 def command_string(module: str, argv) -> str:
     """``python -m <module> <argv>``, shell-quoted: the command that regenerates the outputs (the stored runs
-    make a rerun report-only by itself; :data:`PRESENTATION_OPTIONS` are left out)."""
-    return " ".join(["python", "-m", module] + [shlex.quote(a) for a in argv if a not in PRESENTATION_OPTIONS])
+    make a rerun report-only by itself; :data:`PRESENTATION_OPTIONS` and :data:`EXECUTION_OPTIONS` with
+    their values are left out)."""
+    kept, value_follows = [], False
+    for arg in argv:
+        if value_follows:
+            value_follows = False
+        elif arg in EXECUTION_OPTIONS:
+            value_follows = True
+        elif arg not in PRESENTATION_OPTIONS and arg.partition("=")[0] not in EXECUTION_OPTIONS:
+            kept.append(arg)
+    return " ".join(["python", "-m", module] + [shlex.quote(a) for a in kept])
+
+
+def devices_text(results) -> str:
+    """``cpu (6 runs)`` or ``cuda (4 runs), cpu (2 runs)``: the devices the results were computed on."""
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result_device(result)] = counts.get(result_device(result), 0) + 1
+    return ", ".join(f"{device} ({n} run{'s' if n != 1 else ''})" for device, n in counts.items()) or "none"
 
 
 def budget_overrides(epochs, stopping_step, eval_step) -> dict:
@@ -184,6 +222,7 @@ def print_footer(summary, outputs) -> None:
         print(f"  NOT RUN {key}: running in another process ({holder})", file=sys.stderr)
     print(f"total compute (sum of run wall times, all stored runs): {format_duration(summary.compute_seconds)}")
     print(f"this invocation: {format_duration(summary.elapsed_seconds)}")
+    print(f"devices: {devices_text(summary.results.values())}")
     for path in outputs:
         print(f"wrote {path}")
 

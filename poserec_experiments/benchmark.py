@@ -23,6 +23,12 @@ Outputs (under ``--out``, default ``results/``):
 
 Per-run logs and checkpoints go to ``--work-dir`` (default ``benchmark_runs/``, gitignored).
 
+``--jobs N``: up to N runs at once, each with ``max(1, cores // N)`` threads (torch, OpenMP, MKL, OpenBLAS);
+``--device cpu|cuda`` (default cpu): where they train and test (an error when torch sees no CUDA device).
+Neither changes a run's identity: stored runs are reused whatever the device. Each result records its
+``device``; ``table1.md`` states the devices, and timings of different devices are never one row
+(``timings.csv`` has a ``device`` column).
+
 ``--quick``: 1 seed, 1 epoch, models Pop FM PoseRec unless ``--models`` is given, output under
 ``benchmark_runs/quick/`` unless ``--out`` is given (so ``results/`` is not overwritten).
 
@@ -37,6 +43,10 @@ a run failed.
 """
 
 from __future__ import annotations
+
+from dataset_conversion.entrypoint import install_startup_signal_handlers
+
+install_startup_signal_handlers()  # before the heavy imports: a signal during them is one line too
 
 import argparse
 import statistics
@@ -56,6 +66,7 @@ from poserec_experiments.arguments import (
     budget_overrides,
     check_common_arguments,
     command_string,
+    devices_text,
     exit_status,
     model_name,
     parse_overrides,
@@ -76,7 +87,7 @@ from poserec_experiments.report import (
     write_markdown,
 )
 from poserec_experiments.readme import README, paper_table1_markdown, replace_section, writes_repository_results
-from poserec_experiments.runner import ResultStore, RunSpec, check_store, collect, run_all
+from poserec_experiments.runner import ResultStore, RunSpec, check_store, collect, result_device, run_all
 
 STUDY = "benchmark"
 MODELS = ("Random", "Pop", "FM", "DeepFM", "NeuMF", "AFN", "FRNet", "PoseRec")
@@ -84,7 +95,7 @@ QUICK_MODELS = ("Pop", "FM", "PoseRec")
 FIXED_BUDGET_MODELS = frozenset({"Random", "Pop"})  # nothing to train: their YAML's one epoch is kept
 DEFAULT_SEEDS = 3
 TABLE1_HEADER = ["level", "model", "metric", "mean", "std", "seeds"]
-TIMINGS_HEADER = ["level", "model", "train_seconds_mean", "test_seconds_mean", "seeds"]
+TIMINGS_HEADER = ["level", "model", "device", "train_seconds_mean", "test_seconds_mean", "seeds"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -150,6 +161,19 @@ def timing_table(timing_rows, levels) -> str:
     return "\n".join(lines) + "\n"
 
 
+def device_timings(results) -> list[dict]:
+    """:func:`aggregate_timings` per (level, model) and device: ``model`` and ``device`` as run, and
+    ``variant`` the row label (the model, ``FM (cuda)`` when the results span several devices)."""
+    devices = list(dict.fromkeys(result_device(r) for r in results))
+    rows = []
+    for device in devices:
+        members = [r for r in results if result_device(r) == device]
+        for row in aggregate_timings(members, ("level", "variant")):
+            label = f"{row['variant']} ({device})" if len(devices) > 1 else row["variant"]
+            rows.append(row | {"model": row["variant"], "device": device, "variant": label})
+    return rows
+
+
 def run_overrides(specs, models) -> dict:
     """Each model's config overrides as run (the benchmark budget plus command-line settings)."""
     return {m: next((s.config for s in specs if s.model == m), {}) for m in models}
@@ -181,9 +205,9 @@ def write_outputs(out: Path, specs, summary, args, data_path: Path, command: str
     results = [summary.results[s.key] for s in specs if s.key in summary.results]
     groups = [(level, LEVEL_LABELS[level]) for level in args.levels]
     rows = [r | {"model": r["variant"]} for r in aggregate_runs(results, ("level", "variant"))]
-    timings = aggregate_timings(results, ("level", "variant"))
+    timings = device_timings(results)
     outputs = [write_csv(out / "table1.csv", TABLE1_HEADER, rows),
-               write_csv(out / "timings.csv", TIMINGS_HEADER, [t | {"model": t["variant"]} for t in timings])]
+               write_csv(out / "timings.csv", TIMINGS_HEADER, timings)]
     seeds = seed_list(args.seeds, args.first_seed)
     datasets = {"ins": args.ins_dataset, "cat": args.cat_dataset}
     provenance = [line for level in args.levels for line in provenance_lines(read_meta(data_path, datasets[level]),
@@ -215,6 +239,8 @@ def write_outputs(out: Path, specs, summary, args, data_path: Path, command: str
         "",
         f"**Compute.** Sum of the runs' wall times: {format_duration(summary.compute_seconds)} "
         f"({len(results)} runs; this invocation {format_duration(summary.elapsed_seconds)}).",
+        "",
+        f"**Devices.** {devices_text(results)}; timings of different devices are separate rows.",
         "",
         table,
         "**Wall time per run** (mean over seeds; train = RecBole `fit`, i.e. training and validation passes; "
@@ -268,7 +294,8 @@ def main(argv=None) -> int:
         for level in args.levels:
             ensure_dataset(data_path, {"ins": args.ins_dataset, "cat": args.cat_dataset}[level])
         summary = run_all(specs, store, args.work_dir, timeout=args.timeout,
-                          keep_checkpoints=not args.delete_checkpoints, progress=not args.no_progress)
+                          keep_checkpoints=not args.delete_checkpoints, progress=not args.no_progress,
+                          jobs=args.jobs, device=args.device)
     outputs = write_outputs(out, specs, summary, args, data_path, command_string("poserec_experiments.benchmark", argv))
     print_footer(summary, outputs)
     return exit_status(summary)

@@ -2,8 +2,9 @@
 
 ``SPEC.json`` holds ``model``, ``dataset``, ``config_file_list`` and ``config_dict`` for
 :func:`recbole_poserec.quick_start.run_recbole` (called with ``saved=True``, so the test metrics are
-those of the checkpoint with the best validation score). The command line is cleared first, so RecBole's
-``Config`` reads no ``--key=value`` from it.
+those of the checkpoint with the best validation score), and ``threads``: torch's intra-op thread cap
+(null: not capped). The command line is cleared first, so RecBole's ``Config`` reads no ``--key=value``
+from it.
 
 Besides ``run_recbole``'s return value, ``RESULT.json`` gets:
 
@@ -20,6 +21,12 @@ Besides ``run_recbole``'s return value, ``RESULT.json`` gets:
     ``topk``, ``metrics``, ``dataset`` and ``model``.
 ``versions``
     python, torch and recbole versions.
+``device``
+    the device RecBole trained and tested on (``cpu`` or ``cuda``; from the final configuration, so a
+    ``cuda`` request that fell back to the CPU reads ``cpu``).
+``torch_threads``
+    torch's intra-op threads during the run: ``threads`` of ``SPEC.json`` when the runner capped them
+    (``torch.set_num_threads``; see :mod:`poserec_experiments.runner`), else torch's default.
 
 A value that is not a finite number (a diverged model's NaN metric) is written as ``null`` and its field
 listed in ``non_finite``, so RESULT.json stays valid JSON; the runner then fails the run and stores nothing.
@@ -43,6 +50,8 @@ def run(spec: dict) -> dict:
 
     from recbole_poserec.quick_start import run_recbole
 
+    if spec.get("threads"):
+        torch.set_num_threads(int(spec["threads"]))
     result = run_recbole(model=spec["model"], dataset=spec["dataset"], config_file_list=spec.get("config_file_list"),
                          config_dict=spec.get("config_dict"), saved=True)
     config = result["config"]
@@ -58,6 +67,8 @@ def run(spec: dict) -> dict:
         "budget": {key: config[key] for key in BUDGET_KEYS if key in config},
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "recbole": recbole.__version__},
+        "device": torch.device(config["device"]).type,
+        "torch_threads": torch.get_num_threads(),
     }
 
 

@@ -15,6 +15,10 @@ another type than the setting it overrides (``--learning_rate=abc``), a value ou
 Ctrl-C exits with 130 (``interrupted``), SIGTERM with 143 (``terminated``).
 """
 
+from dataset_conversion.entrypoint import install_startup_signal_handlers
+
+install_startup_signal_handlers()  # before the heavy imports: a signal during them is one line too
+
 import argparse
 import re
 import sys

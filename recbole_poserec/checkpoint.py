@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import os
+import warnings
 
 import torch
 
@@ -45,16 +46,28 @@ def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
         torch.save(dict(payload, format=CHECKPOINT_FORMAT), handle)
 
 
+def load_weights_only(path: str | os.PathLike, what: str, map_location="cpu"):
+    """``torch.load(path, weights_only=True)``; any failure is one :class:`DataError` line.
+
+    torch's own warnings (e.g. "Detected pickle protocol 4" for a plain pickle) are silenced: the
+    error line, or the loaded file, says all there is to say.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location=map_location, weights_only=True)
+    # torch's message is many lines and suggests weights_only=False, which would run the file's code
+    except Exception as err:  # noqa: BLE001 -- any failure means this is not a weights-only file
+        raise DataError(path, f"cannot load as a weights-only {what} ({type(err).__name__})") from None
+
+
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     """Load a checkpoint written by :func:`save_checkpoint`: weights only (no arbitrary unpickling),
     this plug-in's format, a ``state_dict`` of finite weights. Anything else is a one-line
     :class:`DataError` naming the file."""
     if not os.path.isfile(path):
         raise DataError(path, "checkpoint file not found")
-    try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # noqa: BLE001 -- any failure means this is not a weights-only checkpoint
-        raise DataError(path, f"cannot load as a weights-only checkpoint ({type(err).__name__})") from None
+    checkpoint = load_weights_only(path, "checkpoint", map_location)
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise DataError(path, "not a recbole-poserec checkpoint (no state_dict)")
     if checkpoint.get("format") != CHECKPOINT_FORMAT:

@@ -18,7 +18,9 @@ Every setting problem is a one-line :class:`~dataset_conversion.errors.DataError
 value came from (``--key``, ``config_dict``, or a config file and its field), raised before any data
 is loaded, for ``run_recbole.py`` and the API (``run_recbole(config_dict=...)``) alike:
 
-* a config file that is missing, not YAML, or not a mapping of settings;
+* a config file that is missing, not YAML, or not a mapping of settings; one above
+  :data:`MAX_CONFIG_FILE_BYTES`, nested too deeply, or with a YAML alias (``*name``: refused before it
+  is expanded, so a small file cannot expand into gigabytes);
 * a value (layer 5) whose type differs from the one the lower layers (1-4) give that setting
   (:func:`fits_type`: an int where a float is expected is fine; settings the lower layers leave
   unset or ``None`` are not checked);
@@ -41,6 +43,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import yaml
 from recbole.config import Config as RecBoleConfig
 from recbole.evaluator import metric_types
@@ -138,6 +141,28 @@ def literal_value(text: str):
     return value
 
 
+MAX_CONFIG_FILE_BYTES = 1024 * 1024
+
+
+class AliasRefused(yaml.composer.ComposerError):
+    """A YAML alias (``*name``) in a config file: settings need none, and nested aliases expand
+    exponentially (a "billion laughs" file of a few hundred bytes)."""
+
+
+def _without_aliases(loader: type) -> type:
+    """``loader`` refusing every alias before it is expanded (:class:`AliasRefused`)."""
+
+    class ConfigFileLoader(loader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise AliasRefused(None, None, f"YAML aliases (*{event.anchor}) are not allowed in a config "
+                                               "file; write the value out", event.start_mark)
+            return super().compose_node(parent, index)
+
+    return ConfigFileLoader
+
+
 class Config(RecBoleConfig):
     """RecBole ``Config`` that finds plug-in models first, layers the plug-in's property files and checks values.
 
@@ -183,10 +208,19 @@ class Config(RecBoleConfig):
         if not os.path.isfile(file):
             raise DataError(file, "config file not found" if not os.path.exists(file) else "config file is not a file")
         try:
-            with open(file, encoding="utf-8") as handle:
-                loaded = yaml.load(handle.read(), Loader=self.yaml_loader)
+            with open(file, "rb") as handle:
+                data = handle.read(MAX_CONFIG_FILE_BYTES + 1)  # bounded even if the file grows meanwhile
+            if len(data) > MAX_CONFIG_FILE_BYTES:
+                raise DataError(file, f"config file is larger than {MAX_CONFIG_FILE_BYTES // 1024} KiB; "
+                                      "a settings file is a few lines")
+            loaded = yaml.load(data.decode("utf-8"), Loader=_without_aliases(self.yaml_loader))
         except (OSError, UnicodeDecodeError) as err:
             raise DataError(file, f"cannot read the config file ({type(err).__name__})") from None
+        except RecursionError:
+            raise DataError(file, "nested too deeply for a settings file") from None
+        except AliasRefused as err:
+            raise DataError(file, f"line {err.problem_mark.line + 1}, column {err.problem_mark.column + 1}: "
+                                  f"{err.problem}") from None
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -279,6 +313,19 @@ class Config(RecBoleConfig):
         return loaded
 
     # ------------------------------------------------------------------------------- the checks
+
+    def compatibility_settings(self):
+        """RecBole's aliases of removed numpy names (its metrics use ``np.float``, ``np.bool``, ...), built from
+        names that numpy 1.26 and 2.x both have: RecBole's own version reads ``np.float_``, ``np.complex_`` and
+        ``np.unicode_``, which numpy 2 removed."""
+        np.bool = np.bool_
+        np.int = np.int_
+        np.float = np.float64
+        np.complex = np.complex128
+        np.object = np.object_
+        np.str = np.str_
+        np.long = np.int_
+        np.unicode = np.str_
 
     def _get_final_config_dict(self):
         self._check_override_types()

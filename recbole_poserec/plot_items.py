@@ -18,11 +18,15 @@ prototype in turn, its most confident item (largest omega) whose name is not sho
 
 Errors: one ``error: ...`` line on stderr and exit code 2 for bad usage (``--annotate`` below 0,
 ``--seed`` outside 0..2**32-1) or bad input (see :mod:`recbole_poserec.recommend`: a malformed release
-or checkpoint, NaN/inf weights, item embeddings that are not finite, an ``--out`` that cannot be
-written); 130 on Ctrl-C, 143 on SIGTERM. The PNG is written through a temporary file and a rename.
+or checkpoint, NaN/inf weights, item embeddings that are not finite, fewer than 2 distinct item
+embeddings (nothing to lay out), an ``--out`` that cannot be written); 130 on Ctrl-C, 143 on SIGTERM. The PNG is written through a temporary file and a rename.
 """
 
 from __future__ import annotations
+
+from dataset_conversion.entrypoint import install_startup_signal_handlers
+
+install_startup_signal_handlers()  # before the heavy imports: a signal during them is one line too
 
 import argparse
 import os
@@ -33,7 +37,7 @@ import numpy as np
 import torch
 
 from dataset_conversion.atomic import atomic_save_figure
-from dataset_conversion.entrypoint import ArgumentParser, int_at_least, non_negative_int
+from dataset_conversion.entrypoint import ArgumentParser, int_at_least, non_negative_int, path_argument
 from dataset_conversion.errors import DataError
 from recbole_poserec.command_line import run_command
 from recbole_poserec.inference.loader import load_scorer
@@ -52,20 +56,40 @@ def item_embeddings(item_chunks: torch.Tensor, omega: torch.Tensor, kind: str = 
     return item_chunks.reshape(len(item_chunks), -1).numpy()
 
 
+MIN_DISTINCT_ITEMS = 2  # a map of fewer distinct item vectors has no layout (t-SNE and PCA are undefined)
+
+
+def distinct_vectors(vectors: np.ndarray) -> int:
+    """How many different rows ``vectors`` has."""
+    return len(np.unique(vectors, axis=0))
+
+
+def pca_2d(vectors: np.ndarray) -> np.ndarray:
+    """The first two principal components of ``vectors`` (zero where there are fewer), by numpy's SVD;
+    each component's sign fixed so that its largest loading is positive."""
+    centered = vectors - vectors.mean(axis=0)
+    _, _, components = np.linalg.svd(centered, full_matrices=False)
+    components = components[:2]
+    signs = np.sign(components[np.arange(len(components)), np.abs(components).argmax(axis=1)])
+    points = centered @ (components * signs[:, None]).T
+    return np.pad(points, ((0, 0), (0, 2 - points.shape[1])))
+
+
 def tsne_2d(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
     """2-D t-SNE of ``vectors`` (fixed seed, PCA init); fewer than 4 items are placed by PCA alone.
 
-    Runs on one thread: identical output whatever the machine, and no OpenMP spinning on a busy host
-    (on a loaded 2-core machine that was 6x slower than one thread).
+    ``vectors`` must hold at least :data:`MIN_DISTINCT_ITEMS` distinct rows (identical points make
+    t-SNE's PCA initialisation divide by zero, and its Barnes-Hut step crash). Runs on one thread:
+    identical output whatever the machine, and no OpenMP spinning on a busy host (on a loaded 2-core
+    machine that was 6x slower than one thread).
     """
-    from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
     from threadpoolctl import threadpool_limits
 
+    if distinct_vectors(vectors) < MIN_DISTINCT_ITEMS:
+        raise ValueError(f"t-SNE needs at least {MIN_DISTINCT_ITEMS} distinct vectors")
     if len(vectors) < 4:
-        components = min(2, len(vectors))
-        points = PCA(n_components=components).fit_transform(vectors) if components else vectors[:, :0]
-        return np.pad(points, ((0, 0), (0, 2 - points.shape[1])))
+        return pca_2d(vectors)
     perplexity = min(30.0, (len(vectors) - 1) / 3)
     with threadpool_limits(limits=1):
         return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(vectors)
@@ -120,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="a PoseRec checkpoint written by run_recbole.py")
     source.add_argument("--reference-release", metavar="DIR", help="the authors' release directory")
-    parser.add_argument("--out", required=True, metavar="OUT.png", help="PNG to write")
+    parser.add_argument("--out", required=True, type=path_argument, metavar="OUT.png", help="PNG to write")
     parser.add_argument("--embedding", choices=EMBEDDINGS, default="matrix",
                         help="matrix: omega-weighted chunks, the rows of Eq. 7's M (default); chunks: unweighted")
     parser.add_argument("--annotate", type=non_negative_int, default=DEFAULT_ANNOTATIONS, help="item names to write (default 12)")
@@ -135,6 +159,10 @@ def run(args: argparse.Namespace) -> Path:
     omega = omega.numpy()
     if not (np.isfinite(vectors).all() and np.isfinite(omega).all()):
         raise DataError(model.source, "item embeddings are not finite (NaN or inf): nothing to plot")
+    distinct = distinct_vectors(vectors)
+    if distinct < MIN_DISTINCT_ITEMS:
+        raise DataError(model.source, f"{distinct} distinct {args.embedding} embedding(s) among {len(vectors)} "
+                                      f"items; a map needs at least {MIN_DISTINCT_ITEMS} distinct items")
     points = tsne_2d(vectors, seed=args.seed)
     title = f"{len(omega)} items, t-SNE of {args.embedding} embeddings ({model.source})"
     try:

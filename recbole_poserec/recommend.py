@@ -51,7 +51,8 @@ Errors
       1e300), a checkpoint of another model, with an inconsistent catalogue or with NaN/inf weights
       (the tensor is named), a malformed release directory, a pickle that names anything but numpy
       arrays or whose arrays are larger than the data it holds, a top-k above the catalogue size, a
-      score that is not finite, a plot that cannot be written;
+      score that is not finite, a plot that cannot be written, an empty ``--plot`` or one naming an
+      existing file that is not a PNG (or a symbolic link, directory, device or FIFO: it is never replaced);
     * exit code 130 on Ctrl-C (``interrupted``), 143 on SIGTERM (``terminated``).
 
     No output ever holds NaN: JSON is RFC 8259-valid. ``--plot`` writes through a temporary file and
@@ -59,6 +60,10 @@ Errors
 """
 
 from __future__ import annotations
+
+from dataset_conversion.entrypoint import install_startup_signal_handlers
+
+install_startup_signal_handlers()  # before the heavy imports: a signal during them is one line too
 
 import argparse
 import contextlib
@@ -71,8 +76,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dataset_conversion.atomic import atomic_save_figure
-from dataset_conversion.entrypoint import ArgumentParser, positive_int
+from dataset_conversion.atomic import atomic_save_figure, check_figure_path
+from dataset_conversion.entrypoint import ArgumentParser, path_argument, positive_int
 from dataset_conversion.errors import DataError
 from dataset_conversion.layout import DEFAULT_STEP, DEFAULT_WINDOW, NUM_CHANNELS, NUM_LANDMARKS
 from dataset_conversion.pose_values import as_finite_float32, require_float_dtype
@@ -394,7 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="items to list, 1..catalogue size (default 5)")
     parser.add_argument("--per-window", action="store_true", help="also list each window's top-k")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
-    parser.add_argument("--plot", metavar="OUT.png", help="write skeleton frames beside the top-k to this PNG")
+    parser.add_argument("--plot", metavar="OUT.png", type=path_argument,
+                        help="write skeleton frames beside the top-k to this PNG (an existing file is replaced "
+                             "only if it is a PNG)")
     parser.add_argument("--window", type=positive_int, default=DEFAULT_WINDOW, help="frames per window (default 10)")
     parser.add_argument("--step", type=positive_int, default=DEFAULT_STEP, help="frames between window starts (default 5)")
     return parser
@@ -402,6 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> str:
     """Do what ``args`` asks; return the text to print. Bad input raises :class:`DataError`."""
+    if args.plot is not None:
+        check_figure_path(args.plot)  # before the work, not only when writing
     model = load_scorer(args.checkpoint, args.reference_release)
     check_top_k(args.top_k, len(model.item_names))
     if args.video is not None:
@@ -409,7 +418,7 @@ def run(args: argparse.Namespace) -> str:
     else:
         poses = load_pose_file(args.poses, args.window, args.step)
     result = recommend(model, poses.windows, args.top_k, args.per_window)
-    if args.plot:
+    if args.plot is not None:
         try:
             plot_recommendation(poses, result, args.plot, title=f"{poses.source.name}  ({model.source})")
         except OSError as err:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,12 @@ class SmallDataset:
     @property
     def category_dir(self) -> Path:
         return self.data_path / self.cat_name
+
+
+@pytest.fixture(autouse=True)
+def no_command_line_settings(monkeypatch):
+    """RecBole's Config reads ``--key=value`` settings from ``sys.argv``: pytest's own arguments are none."""
+    monkeypatch.setattr(sys, "argv", sys.argv[:1])
 
 
 # ---------------------------------------------------------------------------- hand-made raw data

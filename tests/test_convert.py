@@ -228,6 +228,8 @@ def test_category_merge(small_dataset_dir):
 # ---------------------------------------------------------------------------------- RecBole loads it
 
 
+@pytest.mark.skipif(int(np.__version__.split(".")[0]) >= 2,
+                    reason="RecBole 1.2.1's own Config reads np.float_, which numpy 2 removed (the plug-in's Config does not)")
 @pytest.mark.parametrize("level", ["instance", "category"])
 def test_recbole_loads_the_dataset(small_dataset_dir, level, tmp_path):
     from recbole.config import Config

@@ -103,7 +103,7 @@ def test_benchmark_quick_runs_then_resumes(small_dataset_dir, tmp_path, monkeypa
     out, work = tmp_path / "out", tmp_path / "work"
     argv = ["--quick", "--models", "Random", "Pop", "--levels", "ins", "--data-path", str(small_dataset_dir.data_path),
             "--ins-dataset", small_dataset_dir.name, "--out", str(out), "--work-dir", str(work), "--no-progress",
-            "--set", "eval_batch_size=4096"]
+            "--set", "eval_batch_size=4096", "--jobs", "2"]  # Random and Pop side by side, a share of cores each
     assert benchmark.main(argv) == 0
     printed = capsys.readouterr().out
     assert "total compute" in printed and "ndcg@10=" in printed
@@ -115,10 +115,12 @@ def test_benchmark_quick_runs_then_resumes(small_dataset_dir, tmp_path, monkeypa
     assert [row[2] for row in table[1:7]] == ["recall@5", "ndcg@5", "recall@10", "ndcg@10", "recall@20", "ndcg@20"]
     assert all(row[5] == "1" and row[4] == "0.000000" for row in table[1:])
     timings = (out / "timings.csv").read_text().splitlines()
-    assert timings[0] == "level,model,train_seconds_mean,test_seconds_mean,seeds" and len(timings) == 3
+    assert timings[0] == "level,model,device,train_seconds_mean,test_seconds_mean,seeds" and len(timings) == 3
+    assert all(line.split(",")[2] == "cpu" for line in timings[1:])
 
     stored = json.loads((out / "runs" / "benchmark" / "ins-Pop-seed2022.json").read_text())
     assert stored["status"] == "ok" and stored["budget"]["seed"] == 2022 and stored["synthetic"] is True
+    assert stored["device"] == "cpu" and stored["torch_threads"] == runner.thread_share(2)
     pop_recall = [float(row[3]) for row in table[1:] if row[1] == "Pop" and row[2] == "recall@5"][0]
     assert pop_recall == pytest.approx(stored["test_result"]["recall@5"])  # the table is the run's number
     assert (work / "benchmark" / "ins-Pop-seed2022" / "run.log").is_file()
@@ -126,6 +128,7 @@ def test_benchmark_quick_runs_then_resumes(small_dataset_dir, tmp_path, monkeypa
     md = (out / "table1.md").read_text()
     assert "**SYNTHETIC**" in md and "split seed 2022" in md and "synth seed 0" in md
     assert "Regenerate: `python -m poserec_experiments.benchmark --quick" in md and "Sum of the runs' wall times" in md
+    assert "--jobs" not in md and "**Devices.** cpu (2 runs)" in md
     assert md.count("**0.") >= 6  # one bold best per column
     for png in ("table1.png", "timings.png"):
         assert (out / png).read_bytes()[:8] == PNG_MAGIC
@@ -136,7 +139,7 @@ def test_benchmark_quick_runs_then_resumes(small_dataset_dir, tmp_path, monkeypa
     def no_run(*args, **kwargs):
         raise AssertionError("a stored run was run again")
 
-    monkeypatch.setattr(runner, "run_one", no_run)
+    monkeypatch.setattr(runner, "start_run", no_run)
     assert benchmark.main(argv) == 0
     assert printed.count("stored result reused") == 0
     assert capsys.readouterr().out.count("stored result reused") == 2

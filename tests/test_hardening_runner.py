@@ -250,7 +250,7 @@ def test_benchmark_exits_1_when_a_run_is_running_elsewhere(small_dataset_dir, tm
     def no_run(*args, **kwargs):
         raise AssertionError("a locked run was run")
 
-    monkeypatch.setattr(runner, "run_one", no_run)
+    monkeypatch.setattr(runner, "start_run", no_run)
     work = tmp_path / "work"
     spec = make_spec(study="benchmark", variant="Pop", seed=2022)
     with RunLock(work / "benchmark" / "ins-Pop-seed2022", spec):
@@ -322,7 +322,7 @@ def test_a_damaged_store_stops_a_normal_run_before_anything_is_built(small_datas
     def never(*args, **kwargs):
         raise AssertionError("ran or built something despite a damaged store")
 
-    monkeypatch.setattr(runner, "run_one", never)
+    monkeypatch.setattr(runner, "start_run", never)
     monkeypatch.setattr(benchmark, "ensure_dataset", never)
     out = tmp_path / "out"
     path = write_store_file(out, "{\"status\": ")

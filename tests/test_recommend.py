@@ -281,7 +281,7 @@ def test_bad_input_in_a_real_subprocess(tmp_path):
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: int = 25) -> Path:
-    import cv2
+    cv2 = pytest.importorskip("cv2", reason="video tests need the extraction stack (OpenCV, MediaPipe)")
 
     height, width = frames[0].shape[:2]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))

@@ -3,7 +3,8 @@
 Pickles (the authors' ``.pkl`` files) are read by :class:`NumpyOnlyUnpickler`, which admits numpy
 array reconstruction and nothing else: a pickle that names any other global is refused before it
 can run code, and no array is allocated before its size is checked against the data the file
-actually holds. ``.npy`` files are memory-mapped with ``allow_pickle=False``.
+actually holds. ``.npy`` files are read by the one loader, :func:`dataset_conversion.npy_files.load_npy`
+(memory-mapped, ``allow_pickle=False``), re-exported here.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pickletools
 import numpy as np
 
 from dataset_conversion.errors import DataError
+from dataset_conversion.npy_files import load_npy  # noqa: F401 -- the one .npy reader, for this package's users
 
 # A pickle file larger than this is refused before it is read (the release's files are < 1 MB, a
 # 300k-frame float32 pose file is 158 MB).
@@ -24,6 +26,14 @@ MAX_PICKLE_FILE_BYTES = 1 << 30
 # No array rebuilt from a pickle may exceed this, nor (all arrays together) the pickle's own size:
 # an array's data has to be in the file.
 MAX_PICKLED_ARRAY_BYTES = 1 << 30
+# The dtypes a pickled array may have: numpy's builtin bool, integer and float scalars, as
+# ``numpy.dtype(spec)`` names them in a pickle. Structured, subarray, string, datetime and object
+# dtypes are refused: their pickled state is applied by numpy's C code without checks (a field at
+# offset 1e8 inside an 8-byte dtype crashes the interpreter).
+PICKLED_DTYPE_SPECS = frozenset({"b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8"})
+# What ``numpy.dtype.__reduce__`` gives as the state of such a dtype: (version 3, byte order,
+# no subarray, no names, no fields, elsize -1, alignment -1, no flags).
+_BUILTIN_DTYPE_STATE_TAIL = (None, None, None, -1, -1, 0)
 
 
 def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
@@ -148,6 +158,11 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
         return _ArrayBuilder(self.array_budget).build(super().load())
 
 
+def _short_repr(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 class _ArrayBuilder:
     """Replaces the stand-ins in an unpickled object by real numpy arrays and dtypes, checking each first."""
 
@@ -185,15 +200,23 @@ class _ArrayBuilder:
         return result
 
     def _dtype(self, pickled: _PickledDtype) -> np.dtype:
-        spec, align = pickled.args
-        if not isinstance(spec, str):
-            raise pickle.UnpicklingError(f"refused numpy.dtype({type(spec).__name__})")
-        dtype = np.dtype(spec, bool(align), True)  # a fresh dtype: setting its state changes no other
-        if pickled.state is not None:
-            dtype.__setstate__(self._build(pickled.state))
-        if dtype.hasobject:
-            raise pickle.UnpicklingError(f"refused dtype {dtype}: arrays of Python objects may not be unpickled")
-        return dtype
+        """A builtin scalar dtype of :data:`PICKLED_DTYPE_SPECS`, built from a checked spec and byte
+        order; the pickle's state is compared with numpy's own, never passed to ``dtype.__setstate__``."""
+        spec, _align = pickled.args
+        if not isinstance(spec, str) or spec not in PICKLED_DTYPE_SPECS:
+            raise pickle.UnpicklingError(f"refused numpy.dtype({spec!r}): only bool, integer and float arrays "
+                                         "may be unpickled")
+        byte_order = "|" if spec[1:] == "1" else "="
+        state = pickled.state
+        if state is not None:
+            if not (isinstance(state, tuple) and len(state) == 8 and state[0] == 3
+                    and all(type(a) is type(b) and a == b for a, b in zip(state[2:], _BUILTIN_DTYPE_STATE_TAIL))):
+                raise pickle.UnpicklingError(f"refused dtype {spec} with state {_short_repr(state)}: not the state "
+                                             "numpy writes for a plain scalar dtype")
+            byte_order = state[1]
+            if byte_order not in (("|",) if spec[1:] == "1" else ("<", ">", "=")):
+                raise pickle.UnpicklingError(f"refused dtype {spec} with byte order {byte_order!r}")
+        return np.dtype(spec).newbyteorder(byte_order) if byte_order in "<>" else np.dtype(spec)
 
     def _array(self, pickled: _PickledArray) -> np.ndarray:
         dtype = self._build(pickled.dtype)
@@ -246,16 +269,6 @@ def load_numpy_pickle(path: str | os.PathLike):
             OSError, MemoryError, OverflowError) as err:
         detail = " ".join(str(err).split()) or type(err).__name__
         raise DataError(path, f"not a pickle of numpy arrays ({type(err).__name__}: {detail})") from None
-
-
-def load_npy(path: str | os.PathLike) -> np.ndarray:
-    """A plain ``.npy`` array, memory-mapped (no pickles; a header claiming more data than the file holds
-    is refused instead of allocated)."""
-    try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError, MemoryError, OverflowError) as err:
-        detail = " ".join(str(err).split()) or type(err).__name__
-        raise DataError(path, f"not a plain .npy array ({type(err).__name__}: {detail})") from None
 
 
 def in_memory(array: np.ndarray) -> np.ndarray:

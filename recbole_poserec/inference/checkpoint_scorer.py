@@ -67,7 +67,12 @@ def _catalogue(path: Path, checkpoint: dict) -> tuple[list[str], list[str]]:
 
 
 def _network(path: Path, checkpoint: dict, n_items: int) -> PoseRecNetwork:
-    """PoseRecNetwork rebuilt from the checkpoint's configuration and loaded strictly with its weights."""
+    """PoseRecNetwork rebuilt from the checkpoint's configuration and loaded strictly with its weights.
+
+    The configuration is checked first (:func:`~recbole_poserec.model.network.check_architecture`),
+    then the network is built on the meta device (no memory) and its parameter shapes compared with
+    the state_dict's: a configuration asking for a huge network is refused before anything is allocated.
+    """
     state_dict = checkpoint["state_dict"]
     item_factors = state_dict.get(NETWORK_PREFIX + "item_factors")
     if not isinstance(item_factors, torch.Tensor) or item_factors.dim() != 3:
@@ -75,14 +80,40 @@ def _network(path: Path, checkpoint: dict, n_items: int) -> PoseRecNetwork:
     if item_factors.shape[0] != n_items:
         raise DataError(path, f"catalogue of {n_items} items but network.item_factors has "
                               f"{item_factors.shape[0]} (another dataset's catalogue?)", field="catalogue")
+    config = checkpoint.get("config") or {}
+    if not isinstance(config, dict):
+        raise DataError(path, f"config is a {type(config).__name__}, not a dict", field="config")
+    weights = {key[len(NETWORK_PREFIX):]: value for key, value in state_dict.items() if key.startswith(NETWORK_PREFIX)}
     try:
-        network = PoseRecNetwork.from_hyper_parameters(item_factors, checkpoint.get("config") or {})
-        network.load_state_dict({key[len(NETWORK_PREFIX):]: value for key, value in state_dict.items()
-                                 if key.startswith(NETWORK_PREFIX)}, strict=True)
+        with torch.device("meta"):
+            shapes = PoseRecNetwork.from_hyper_parameters(item_factors.to("meta"), config).state_dict()
+    except (ValueError, TypeError) as err:
+        raise DataError(path, f"architecture settings cannot build a network: {_first_line(err)}", field="config") from None
+    missing, unexpected = sorted(shapes.keys() - weights.keys()), sorted(weights.keys() - shapes.keys())
+    if missing or unexpected:
+        what = (f"lacks {len(missing)} of the network's {len(shapes)} tensors (first: {NETWORK_PREFIX}{missing[0]})"
+                if missing else f"has a tensor the network does not: {NETWORK_PREFIX}{unexpected[0]}")
+        raise DataError(path, f"state_dict does not fit its configuration: it {what}", field="state_dict")
+    for key, expected in shapes.items():
+        given = weights[key]
+        if not isinstance(given, torch.Tensor):
+            raise DataError(path, f"state_dict entry {NETWORK_PREFIX}{key} is a {type(given).__name__}, "
+                                  "not a tensor", field="state_dict")
+        if given.shape != expected.shape:
+            raise DataError(path, f"state_dict does not fit its configuration: {key} has shape "
+                                  f"{tuple(given.shape)}, the configuration needs {tuple(expected.shape)}",
+                            field="state_dict")
+    try:
+        network = PoseRecNetwork.from_hyper_parameters(item_factors, config)
+        network.load_state_dict(weights, strict=True)
     except (RuntimeError, ValueError, TypeError) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise DataError(path, f"state_dict does not fit its configuration: {first_line}", field="state_dict") from None
+        raise DataError(path, f"state_dict does not fit its configuration: {_first_line(err)}", field="state_dict") from None
     return network.eval()
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def load_checkpoint_scorer(path: str | os.PathLike) -> CheckpointScorer:

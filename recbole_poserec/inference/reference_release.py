@@ -15,7 +15,8 @@ all items as one matrix product (:func:`~recbole_poserec.model.scoring.score_emb
 
 The pickle is read by :func:`~recbole_poserec.inference.array_files.load_numpy_pickle` (numpy arrays
 only, sizes checked before allocation). Every numeric array (item features, omega) passes the one
-rule of :func:`dataset_conversion.pose_values.as_finite_float32`; weights must be finite.
+rule of :func:`dataset_conversion.pose_values.as_finite_float32`; weights must be finite; no item
+chunk e_i^(k) may be a zero vector (its cosine is undefined).
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ import numpy as np
 import torch
 
 from dataset_conversion.errors import DataError
+from dataset_conversion.npy_files import load_npy
 from dataset_conversion.pose_values import as_finite_float32, require_float_dtype
-from recbole_poserec.checkpoint import check_finite_weights
-from recbole_poserec.inference.array_files import in_memory, load_npy, load_numpy_pickle
+from recbole_poserec.checkpoint import check_finite_weights, load_weights_only
+from recbole_poserec.inference.array_files import in_memory, load_numpy_pickle
 from recbole_poserec.inference.scorer import WindowScorer, score_in_slices
 from recbole_poserec.model.scoring import item_score_matrix, score_embeddings
 from recbole_poserec.model.stgcn import STGCN
@@ -93,10 +95,7 @@ def _require_files(directory: Path) -> None:
 
 def load_video_side(path: Path) -> STGCN:
     """The released ``state_dict`` loaded strictly into a default :class:`STGCN`, in eval mode."""
-    try:
-        state_dict = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 -- any failure here means the file is not a weights-only state_dict
-        raise DataError(path, f"cannot load as a weights-only state_dict ({type(err).__name__}: {err})") from None
+    state_dict = load_weights_only(path, "state_dict")
     if not isinstance(state_dict, dict):
         raise DataError(path, f"expected a state_dict, got {type(state_dict).__name__}")
     check_finite_weights(path, state_dict)
@@ -119,11 +118,24 @@ def load_item_side(feature_path: Path, weights_path: Path) -> tuple[np.ndarray, 
     if len({chunk.shape for chunk in chunks}) != 1:
         raise DataError(feature_path, f"the K arrays differ in shape: {[chunk.shape for chunk in chunks]}")
     item_chunks = np.stack(chunks, axis=1)
-    omega = float32_array(weights_path, load_npy(weights_path), 2, "omega", ("item", "prototype"))
+    omega = float32_array(weights_path, load_npy(weights_path, "prototype weights file"), 2, "omega",
+                          ("item", "prototype"))
     if omega.shape != item_chunks.shape[:2]:
         raise DataError(weights_path, f"shape {omega.shape} does not match item_feature's "
                                       f"(n_items, K) = {item_chunks.shape[:2]}")
     return item_chunks, omega
+
+
+def normalized_chunks(path: Path, item_chunks: np.ndarray) -> np.ndarray:
+    """e_i^(k) / |e_i^(k)| (float32), the norms taken in float64 so that no finite float32 vector
+    overflows or underflows; a zero vector, whose cosine in Eq. 7 is undefined, is refused."""
+    norms = np.linalg.norm(item_chunks.astype(np.float64), axis=-1, keepdims=True)
+    zero = np.argwhere(norms[..., 0] == 0)
+    if len(zero):
+        item, chunk = (int(i) for i in zero[0])
+        raise DataError(path, f"item_feature[{chunk}]: item {item} is a zero vector; the cosine of Eq. 7 "
+                              "is undefined for it")
+    return (item_chunks / norms).astype(np.float32)
 
 
 def load_item_names(path: Path, n_items: int) -> list[str]:
@@ -155,7 +167,7 @@ def load_reference_release(directory: str | os.PathLike) -> ReferenceRelease:
     return ReferenceRelease(
         directory=directory,
         video_side=video_side,
-        item_chunks=torch.nn.functional.normalize(torch.from_numpy(item_chunks), dim=-1),
+        item_chunks=torch.from_numpy(normalized_chunks(directory / ITEM_FEATURE_FILE, item_chunks)),
         omega=torch.from_numpy(omega),
         item_names=names,
     )

@@ -13,12 +13,36 @@ from torch import nn
 from dataset_conversion.layout import NUM_CHANNELS, NUM_LANDMARKS
 from recbole_poserec.model.item_side import ItemSide
 from recbole_poserec.model.scoring import chunk_normalize, item_score_matrix, score_embeddings
-from recbole_poserec.model.stgcn import STGCN
+from recbole_poserec.model.stgcn import LAYER_PLANS, STGCN
 from recbole_poserec.property_files import model_properties
 
 # The settings (properties/model/PoseRec.yaml) that define the network's shapes.
 ARCHITECTURE_KEYS = ("gcn_layers", "num_prototypes", "embedding_size", "temporal_kernel", "dropout",
                      "pose_input_channels")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_architecture(*, gcn_layers, num_prototypes, embedding_size, temporal_kernel, dropout,
+                       pose_input_channels) -> None:
+    """Raise ``ValueError`` naming the first hyper-parameter that no network can be built from."""
+    if not (_is_int(gcn_layers) and gcn_layers in LAYER_PLANS):
+        raise ValueError(f"gcn_layers must be one of {sorted(LAYER_PLANS)}, got {gcn_layers!r}")
+    for name, value in (("num_prototypes", num_prototypes), ("embedding_size", embedding_size),
+                        ("temporal_kernel", temporal_kernel)):
+        if not (_is_int(value) and value >= 1):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if embedding_size % num_prototypes:
+        raise ValueError(f"embedding_size ({embedding_size}) must be a multiple of num_prototypes ({num_prototypes})")
+    if not (isinstance(dropout, (int, float)) and not isinstance(dropout, bool) and 0 <= dropout < 1):
+        raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+    if not (isinstance(pose_input_channels, (list, tuple)) and pose_input_channels
+            and all(_is_int(c) and 0 <= c < NUM_CHANNELS for c in pose_input_channels)
+            and len(set(pose_input_channels)) == len(pose_input_channels)):
+        raise ValueError("pose_input_channels must be distinct indices into (x, y, z, visibility) = 0..3, "
+                         f"got {pose_input_channels!r}")
 
 
 class PoseRecNetwork(nn.Module):
@@ -30,11 +54,9 @@ class PoseRecNetwork(nn.Module):
     def __init__(self, item_factors: torch.Tensor, *, gcn_layers: int, num_prototypes: int, embedding_size: int,
                  temporal_kernel: int, dropout: float, pose_input_channels):
         super().__init__()
-        self.pose_input_channels = [int(c) for c in pose_input_channels]
-        if not self.pose_input_channels or not set(self.pose_input_channels) <= set(range(NUM_CHANNELS)):
-            raise ValueError(f"pose_input_channels must be indices into (x, y, z, visibility), got {pose_input_channels}")
-        if embedding_size % num_prototypes:
-            raise ValueError(f"embedding_size ({embedding_size}) must be a multiple of num_prototypes ({num_prototypes})")
+        check_architecture(gcn_layers=gcn_layers, num_prototypes=num_prototypes, embedding_size=embedding_size,
+                           temporal_kernel=temporal_kernel, dropout=dropout, pose_input_channels=pose_input_channels)
+        self.pose_input_channels = list(pose_input_channels)
         self.num_prototypes = num_prototypes
         self.video_side = STGCN(gcn_layers, len(self.pose_input_channels), embedding_size, temporal_kernel, dropout)
         _, num_factors, factor_size = item_factors.shape
