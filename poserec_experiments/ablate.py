@@ -362,7 +362,7 @@ def write_outputs(study: Study, out: Path, specs, summary, args, data_path: Path
         "",
         "**Timing.** train step = mean wall seconds of one training batch inside RecBole's `_train_epoch` "
         "(data loading, sampling, forward, backward, optimiser step) over all epochs run; see "
-        f"`poserec_experiments/worker.py`. Devices: {devices_text(results)}"
+        f"`recbole_poserec/trainer.py` (the timing the trainer records). Devices: {devices_text(results)}"
         + ("; the timings mix devices, compare them only within one device." if len(devices) > 1 else "."),
         "",
         f"**Compute.** Sum of the runs' wall times: {format_duration(summary.compute_seconds)} ({len(results)} runs; "
