@@ -43,10 +43,14 @@ class SmallDataset:
         return self.data_path / self.cat_name
 
 
-@pytest.fixture(autouse=True)
-def no_command_line_settings(monkeypatch):
-    """RecBole's Config reads ``--key=value`` settings from ``sys.argv``: pytest's own arguments are none."""
-    monkeypatch.setattr(sys, "argv", sys.argv[:1])
+@pytest.fixture(autouse=True, scope="session")
+def no_command_line_settings():
+    """RecBole's Config reads ``--key=value`` settings from ``sys.argv``: pytest's own arguments are none
+    (session scope, so that the session fixtures that build datasets see no arguments either)."""
+    saved = sys.argv[:]
+    sys.argv[:] = saved[:1]
+    yield
+    sys.argv[:] = saved
 
 
 # ---------------------------------------------------------------------------- hand-made raw data

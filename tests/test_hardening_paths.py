@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_assertions import assert_one_error_line
 
 from dataset_conversion.__main__ import main
 from dataset_conversion.atomic import (
@@ -31,13 +32,7 @@ SMALL_SYNTH = ["--videos", "2", "--items", "40"]
 
 
 def one_error_line(capsys, *expected: str) -> str:
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err
-    for text in expected:
-        assert text in lines[0], lines[0]
-    return lines[0]
+    return assert_one_error_line(capsys.readouterr().err, *expected)
 
 
 def temporaries(folder: Path) -> list[str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_assertions import assert_one_error_line
 import torch
 
 from dataset_conversion.__main__ import main as dataset_main
@@ -43,12 +44,7 @@ SMALL_CONFIG = {"gcn_layers": 1, "num_prototypes": 2, "embedding_size": 32, "tem
 
 def one_line_error(code: int, stderr: str, *names: str) -> str:
     assert code == 2, stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
-    assert "Traceback" not in stderr
-    for name in names:
-        assert name in lines[0], lines[0]
-    return lines[0]
+    return assert_one_error_line(stderr, *names)
 
 
 def run_quietly(capsys, main, *argv) -> tuple[int, str, str]:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_assertions import assert_one_error_line
 
 from dataset_conversion.__main__ import main as dataset_main
 from dataset_conversion.atomic import atomic_file, atomic_save_figure, check_figure_path, check_replaceable_file
@@ -26,13 +27,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def one_error_line(capsys, *expected: str) -> str:
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err
-    for text in expected:
-        assert text in lines[0], lines[0]
-    return lines[0]
+    return assert_one_error_line(capsys.readouterr().err, *expected)
 
 
 def temporaries(folder: Path) -> list[str]:
