@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_assertions import assert_one_error_line
 
 from dataset_conversion.__main__ import main
 from dataset_conversion.atomic import (
@@ -27,6 +26,7 @@ from dataset_conversion.dataset_names import written_by_convert
 from dataset_conversion.errors import DataError
 from dataset_conversion.synth import generate_raw_dataset
 from dataset_conversion.synth.generate import is_synth_output, minimum_items
+from cli_assertions import assert_one_error_line
 
 SMALL_SYNTH = ["--videos", "2", "--items", "40"]
 

@@ -32,6 +32,7 @@ from recbole_poserec.config import Config
 from recbole_poserec.quick_start import run_recbole
 from recbole_poserec.recommend import main as recommend_main
 from recbole_poserec.inference.array_files import NumpyOnlyUnpickler, load_numpy_pickle
+from cli_assertions import assert_one_error_line
 
 REPO = Path(__file__).resolve().parents[1]
 RELEASE_DIR = (REPO / ".." / "shared" / "reference-release").resolve()
@@ -41,13 +42,7 @@ needs_release = pytest.mark.skipif(not RELEASE_DIR.is_dir(), reason=f"{RELEASE_D
 
 def assert_one_line_error(code: int, stderr: str, *names: str, expected_code: int = EXIT_DATA_ERROR) -> str:
     assert code == expected_code, stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("error: "), lines[0]
-    for name in names:
-        assert name in lines[0], lines[0]
-    assert "Traceback" not in stderr
-    return lines[0]
+    return assert_one_error_line(stderr, *names)
 
 
 # ------------------------------------------------------------------------------------ run_recbole.py

@@ -23,6 +23,7 @@ from dataset_conversion.errors import DataError
 from poserec_experiments import ablate, benchmark
 from poserec_experiments import runner, worker
 from poserec_experiments.runner import ResultStore, RunBusy, RunFailed, RunLock, RunSpec
+from cli_assertions import assert_one_error_line
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
@@ -430,9 +431,8 @@ def usage_error(main, argv, tmp_path, capsys) -> str:
     argv = [str(file) if a == "FILE" else str(file / "below") if a == "FILE/below" else a for a in argv]
     assert run_main(main, argv + ["--dry-run"]) == 2
     captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and not captured.out
-    return lines[0]
+    assert not captured.out
+    return assert_one_error_line(captured.err)
 
 
 @pytest.mark.parametrize("argv, argument", BENCHMARK_USAGE)

@@ -23,6 +23,7 @@ import torch
 from recbole_poserec.model.stgcn import STGCN
 from recbole_poserec.recommend import main as recommend_main
 from recbole_poserec.inference.array_files import NumpyOnlyUnpickler, load_numpy_pickle
+from cli_assertions import assert_one_error_line
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RELEASE_DIR = (REPO_ROOT / ".." / "shared" / "reference-release").resolve()
@@ -46,10 +47,7 @@ def run_cli_subprocess(*argv, module: str = "recbole_poserec.recommend") -> subp
 
 def assert_one_line_error(code: int, stderr: str, names: str) -> None:
     assert code != 0
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("error: ") and names in lines[0], lines[0]
-    assert "Traceback" not in stderr
+    assert_one_error_line(stderr, names)
 
 
 def assert_ranking_shape(ranking: list[dict], k: int, n_items: int) -> None:

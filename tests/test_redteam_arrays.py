@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_assertions import assert_one_error_line
 import torch
 
 from dataset_conversion.__main__ import main as dataset_main
@@ -36,6 +35,7 @@ from recbole_poserec.model.network import PoseRecNetwork, check_architecture
 from recbole_poserec.model.stgcn import STGCN
 from recbole_poserec.plot_items import main as plot_items_main
 from recbole_poserec.recommend import main as recommend_main
+from cli_assertions import assert_one_error_line
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SMALL_CONFIG = {"gcn_layers": 1, "num_prototypes": 2, "embedding_size": 32, "temporal_kernel": 3, "dropout": 0.0,

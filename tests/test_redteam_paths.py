@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_assertions import assert_one_error_line
 
 from dataset_conversion.__main__ import main as dataset_main
 from dataset_conversion.atomic import atomic_file, atomic_save_figure, check_figure_path, check_replaceable_file
 from dataset_conversion.entrypoint import run_main
 from dataset_conversion.errors import DataError
 from recbole_poserec.__main__ import main as recbole_main
+from cli_assertions import assert_one_error_line
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RELEASE_DIR = (REPO_ROOT / ".." / "shared" / "reference-release").resolve()

@@ -18,7 +18,6 @@ import pickletools
 import numpy as np
 
 from dataset_conversion.errors import DataError
-from dataset_conversion.npy_files import load_npy  # noqa: F401 -- the one .npy reader, for this package's users
 
 # A pickle file larger than this is refused before it is read (the release's files are < 1 MB, a
 # 300k-frame float32 pose file is 158 MB).
