@@ -29,8 +29,8 @@ def loop_losses(model, interaction) -> tuple[torch.Tensor, torch.Tensor, torch.T
     users = interaction[model.USER_ID].tolist()
     items = interaction[model.ITEM_ID].tolist()
     negatives = interaction[model.NEG_ITEM_ID].tolist()
-    videos = interaction[model.VIDEO].tolist()
-    poses = interaction[model.POSE]
+    videos = model.window_videos[interaction[model.USER_ID]].tolist()
+    poses = model.window_poses[interaction[model.USER_ID]]
 
     row_embeddings, row_chunks = [], []
     for row in range(len(users)):  # every interaction re-encodes its window

@@ -133,8 +133,8 @@ def model_and_optimizer(config, train_data):
 
 
 def loss_fields(model) -> list[str]:
-    """The Interaction fields ``PoseRec.calculate_loss`` reads."""
-    return [model.USER_ID, model.ITEM_ID, model.NEG_ITEM_ID, model.VIDEO, model.POSE]
+    """The Interaction fields ``PoseRec.calculate_loss`` reads (poses and videos come from its device tables)."""
+    return [model.USER_ID, model.ITEM_ID, model.NEG_ITEM_ID]
 
 
 def window_count(batch, window_field: str) -> int:

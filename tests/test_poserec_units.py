@@ -12,7 +12,6 @@ from recbole_poserec.model.item_side import ItemSide
 from recbole_poserec.model.losses import label_loss, prototype_loss, triplet_loss
 from recbole_poserec.model.mining import donor_windows, negative_candidates, select_negative_scores
 from recbole_poserec.model.network import PoseRecNetwork
-from recbole_poserec.model.poserec import first_occurrences
 from recbole_poserec.model.scoring import chunk_normalize, item_score_matrix, pair_scores, score_all_items
 from recbole_poserec.model.stgcn import STGCN
 
@@ -113,11 +112,6 @@ def test_select_negative_scores_strategies():
         assert value.item() in (pytest.approx(0.5), pytest.approx(0.7))  # hardest of two of {0.1, 0.5, 0.7}
     _, ok = select_negative_scores(scores, torch.zeros_like(candidates), "hard")
     assert not ok.item()
-
-
-def test_first_occurrences():
-    first, inverse = first_occurrences(torch.tensor([5, 3, 5, 9, 3]))
-    assert first.tolist() == [1, 0, 3] and inverse.tolist() == [1, 0, 1, 2, 0]
 
 
 # ----------------------------------------------------------------------------- scoring and sides

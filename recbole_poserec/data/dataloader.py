@@ -7,6 +7,7 @@ from logging import getLogger
 import numpy as np
 from recbole.data.dataloader import TrainDataLoader
 from recbole.data.dataloader.general_dataloader import NegSampleDataLoader
+from recbole.data.interaction import Interaction
 from recbole.data.utils import create_samplers, get_dataloader
 from recbole.utils import InputType
 
@@ -18,10 +19,16 @@ class WindowBatchTrainDataLoader(TrainDataLoader):
     """Training batches made of whole windows: ``train_windows_per_batch`` windows with all their
     interactions (and sampled negatives), as the paper trains ("we sample a batch of videos and
     their corresponding labeled items"). Each window's pose is thus encoded once per batch, and the
-    in-batch hard-negative mining sees every positive of every window in the batch."""
+    in-batch hard-negative mining sees every positive of every window in the batch.
+
+    ``train_batch_features: False`` gives batches of the interaction fields and the sampled negative ids
+    only: no user or item feature is gathered per row, for a model that looks its windows' and items'
+    features up itself (PoseRec keeps the pose of every window in one tensor on its device).
+    """
 
     def __init__(self, config, dataset, sampler, shuffle=False):
         self.logger = getLogger()
+        self._join_features = config["train_batch_features"] is not False
         self._set_neg_sample_args(config, dataset, config["MODEL_INPUT_TYPE"], config["train_neg_sample_args"])
         windows = dataset.inter_feat[dataset.uid_field].numpy()
         self._rows_by_window = np.argsort(windows, kind="stable")
@@ -47,8 +54,15 @@ class WindowBatchTrainDataLoader(TrainDataLoader):
 
     def collate_fn(self, index):
         rows = self.rows_of_windows(np.asarray(index))
-        data = self._dataset[rows]
+        data = self._dataset.__getitem__(rows, join=self._join_features)
         return self._neg_sampling(self.transform(self._dataset, data))
+
+    def _neg_sample_by_pair_wise_sampling(self, inter_feat, neg_item_ids):
+        if self._join_features:
+            return super()._neg_sample_by_pair_wise_sampling(inter_feat, neg_item_ids)
+        inter_feat = inter_feat.repeat(self.times)
+        inter_feat.update(Interaction({self.neg_item_id: neg_item_ids}))
+        return inter_feat
 
 
 def _train_sampler(config, dataset, built_datasets, default_sampler):
@@ -78,6 +92,8 @@ def data_preparation(config, dataset):
     if config["train_batching"] == "window":
         if config["MODEL_INPUT_TYPE"] == InputType.LISTWISE:
             raise ValueError("train_batching: window supports pointwise and pairwise models")
+        if config["train_batch_features"] is False and config["MODEL_INPUT_TYPE"] != InputType.PAIRWISE:
+            raise ValueError("train_batch_features: False supports pairwise models")
         train_loader_class = WindowBatchTrainDataLoader
     else:
         train_loader_class = get_dataloader(config, "train")

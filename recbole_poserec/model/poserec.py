@@ -14,6 +14,9 @@ Effects Recommendation" (arXiv:2209.08353), Method, Eqs. 1-11.
 
 Training batches hold whole windows (``train_batching: window``) and one sampled negative per
 positive from the video-aware sampler (``train_neg_sample_args.sampler: video``) for L_label.
+The poses and videos of all windows are kept as tensors on the model's device (not saved in
+checkpoints), so a batch's poses are one indexing by window id; batches therefore carry no
+gathered features (``train_batch_features: False``).
 """
 
 from __future__ import annotations
@@ -22,21 +25,12 @@ import torch
 from recbole.model.abstract_recommender import GeneralRecommender
 from recbole.utils import InputType
 
-from dataset_conversion.layout import ITEM_NAME_FIELD
+from dataset_conversion.layout import ITEM_NAME_FIELD, NUM_CHANNELS, NUM_LANDMARKS
 
 from recbole_poserec.model.losses import label_loss, prototype_loss, triplet_loss
 from recbole_poserec.model.mining import donor_windows, negative_candidates, select_negative_scores
 from recbole_poserec.model.network import PoseRecNetwork
 from recbole_poserec.model.scoring import chunk_normalize, item_score_matrix, pair_scores, score_all_items
-
-
-def first_occurrences(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Unique ``ids``: the row of each one's first occurrence, and each row's index into the uniques."""
-    unique, inverse = torch.unique(ids, return_inverse=True)
-    rows = torch.arange(ids.shape[0], device=ids.device)
-    first = torch.full((unique.shape[0],), ids.shape[0], dtype=torch.long, device=ids.device)
-    first = first.scatter_reduce(0, inverse, rows, reduce="amin")
-    return first, inverse
 
 
 class PoseRec(GeneralRecommender):
@@ -59,6 +53,12 @@ class PoseRec(GeneralRecommender):
         self.mining_candidates = config["mining_candidates"] or 0
 
         self.network = PoseRecNetwork.from_hyper_parameters(self._item_factor_tensor(dataset), config)
+        user_feat = dataset.get_user_feature()
+        # (n_windows, T, V, C) and (n_windows,), by internal window id; rebuilt from the dataset, never saved.
+        self.register_buffer("window_poses", self._window_pose_table(user_feat), persistent=False)
+        if self.VIDEO not in user_feat:
+            raise ValueError(f"the user field '{self.VIDEO}' (VIDEO_FIELD) is not loaded (load_col)")
+        self.register_buffer("window_videos", user_feat[self.VIDEO].clone(), persistent=False)
         self._item_tokens = [str(token) for token in dataset.field2id_token[self.ITEM_ID]]
         self._item_names = self._item_name_list(dataset, config["ITEM_NAME_FIELD"] or ITEM_NAME_FIELD)
         self._cached_item_matrix = None
@@ -69,6 +69,15 @@ class PoseRec(GeneralRecommender):
         if missing:
             raise ValueError(f"item factor fields {missing} are not loaded in dataset '{dataset.dataset_name}'")
         return torch.stack([item_feat[field].float() for field in self.factor_fields], dim=1)
+
+    def _window_pose_table(self, user_feat) -> torch.Tensor:
+        if self.POSE not in user_feat:
+            raise ValueError(f"the user field '{self.POSE}' (POSE_FIELD) is not loaded (load_col)")
+        poses = user_feat[self.POSE].float()
+        if poses.shape[1] % (NUM_LANDMARKS * NUM_CHANNELS):
+            raise ValueError(f"the user field '{self.POSE}' holds {poses.shape[1]} values a window, not T x "
+                             f"{NUM_LANDMARKS} x {NUM_CHANNELS}")
+        return poses.reshape(poses.shape[0], -1, NUM_LANDMARKS, NUM_CHANNELS).contiguous()
 
     def _item_name_list(self, dataset, name_field: str) -> list[str]:
         item_feat = dataset.get_item_feature()
@@ -87,10 +96,10 @@ class PoseRec(GeneralRecommender):
 
     # ----- encoding -------------------------------------------------------------------------------
     def _encode_unique_windows(self, interaction):
-        """Encode each distinct window of a batch once. Returns (e_v of uniques, first rows, inverse)."""
-        first, inverse = first_occurrences(interaction[self.USER_ID])
-        embeddings = self.network.video_embeddings(interaction[self.POSE][first])
-        return embeddings, first, inverse
+        """Encode each distinct window of a batch once. Returns (e_v of uniques, unique window ids, each
+        row's index into the uniques)."""
+        windows, inverse = torch.unique(interaction[self.USER_ID], return_inverse=True)
+        return self.network.video_embeddings(self.window_poses[windows]), windows, inverse
 
     def _item_matrix(self) -> torch.Tensor:
         if self.training:
@@ -103,7 +112,7 @@ class PoseRec(GeneralRecommender):
     def calculate_loss(self, interaction):
         """(L_triple, L_pro, L_label), each weighted (Eq. 8); RecBole's trainer sums the tuple."""
         K = self.network.num_prototypes
-        embeddings, first, inverse = self._encode_unique_windows(interaction)
+        embeddings, windows, inverse = self._encode_unique_windows(interaction)
         video_chunks = chunk_normalize(embeddings, K)
         item_chunks, omega = self.network.item_representations()
 
@@ -119,7 +128,7 @@ class PoseRec(GeneralRecommender):
         all_scores = score_all_items(video_chunks, item_score_matrix(item_chunks, omega))
         positive_mask = torch.zeros_like(all_scores, dtype=torch.bool)
         positive_mask[inverse, positives] = True
-        window_videos = interaction[self.VIDEO][first]
+        window_videos = self.window_videos[windows]
         donors = donor_windows(window_videos, embeddings, self.mining, self.mining_threshold, self.mining_fraction)
         candidates = negative_candidates(window_videos, positive_mask, donors)
         mined, has_negative = select_negative_scores(all_scores, candidates, self.mining, self.mining_candidates)
@@ -141,4 +150,5 @@ class PoseRec(GeneralRecommender):
 
     def full_sort_predict(self, interaction):
         """Eq. 7 for each window against every item: one matrix product with M (computed once per pass)."""
-        return self.network.score_windows(interaction[self.POSE], self._item_matrix()).reshape(-1)
+        poses = self.window_poses[interaction[self.USER_ID]]
+        return self.network.score_windows(poses, self._item_matrix()).reshape(-1)
