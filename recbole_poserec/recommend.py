@@ -84,7 +84,7 @@ from dataset_conversion.pose_values import as_finite_float32, require_float_dtyp
 from dataset_conversion.windows import cut_windows
 from recbole_poserec.command_line import run_command
 from dataset_conversion.npy_files import load_npy
-from recbole_poserec.inference.array_files import in_memory, load_numpy_pickle
+from dataset_conversion.array_files import in_memory, load_numpy_pickle
 from recbole_poserec.inference.loader import load_scorer
 from recbole_poserec.inference.scorer import WindowScorer
 from recbole_poserec.model.graph import BLAZEPOSE_EDGES

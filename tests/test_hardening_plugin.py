@@ -27,11 +27,12 @@ import torch
 
 from dataset_conversion.entrypoint import EXIT_DATA_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED, run_main
 from dataset_conversion.errors import DataError
-from recbole_poserec.inference import array_files, reference_release
+from dataset_conversion import array_files
+from recbole_poserec.inference import reference_release
 from recbole_poserec.config import Config
 from recbole_poserec.quick_start import run_recbole
 from recbole_poserec.recommend import main as recommend_main
-from recbole_poserec.inference.array_files import NumpyOnlyUnpickler, load_numpy_pickle
+from dataset_conversion.array_files import NumpyOnlyUnpickler, load_numpy_pickle
 from cli_assertions import assert_one_error_line
 
 REPO = Path(__file__).resolve().parents[1]

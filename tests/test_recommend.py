@@ -22,7 +22,7 @@ import torch
 
 from recbole_poserec.model.stgcn import STGCN
 from recbole_poserec.recommend import main as recommend_main
-from recbole_poserec.inference.array_files import NumpyOnlyUnpickler, load_numpy_pickle
+from dataset_conversion.array_files import NumpyOnlyUnpickler, load_numpy_pickle
 from cli_assertions import assert_one_error_line
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -23,7 +23,7 @@ from dataset_conversion.__main__ import main as dataset_main
 from dataset_conversion.errors import DataError
 from dataset_conversion.npy_files import load_npy
 from recbole_poserec.checkpoint import save_checkpoint
-from recbole_poserec.inference.array_files import PICKLED_DTYPE_SPECS, load_numpy_pickle
+from dataset_conversion.array_files import PICKLED_DTYPE_SPECS, load_numpy_pickle
 from recbole_poserec.inference.reference_release import (
     ITEM_FEATURE_FILE,
     ITEM_NAMES_FILE,

@@ -13,7 +13,7 @@ Scoring is the authors' (and the paper's Eq. 7): y[v, i] = sum_k omega[i, k] cos
 with e_v^(1..K) the K equal chunks of the ST-GCN output (Eq. 2). All windows are scored against
 all items as one matrix product (:func:`~recbole_poserec.model.scoring.score_embeddings`).
 
-The pickle is read by :func:`~recbole_poserec.inference.array_files.load_numpy_pickle` (numpy arrays
+The pickle is read by :func:`~dataset_conversion.array_files.load_numpy_pickle` (numpy arrays
 only, sizes checked before allocation). Every numeric array (item features, omega) passes the one
 rule of :func:`dataset_conversion.pose_values.as_finite_float32`; weights must be finite; no item
 chunk e_i^(k) may be a zero vector (its cosine is undefined).
@@ -32,7 +32,7 @@ from dataset_conversion.errors import DataError
 from dataset_conversion.npy_files import load_npy
 from dataset_conversion.pose_values import as_finite_float32, require_float_dtype
 from recbole_poserec.checkpoint import check_finite_weights, load_weights_only
-from recbole_poserec.inference.array_files import in_memory, load_numpy_pickle
+from dataset_conversion.array_files import in_memory, load_numpy_pickle
 from recbole_poserec.inference.scorer import WindowScorer, score_in_slices
 from recbole_poserec.model.scoring import item_score_matrix, score_embeddings
 from recbole_poserec.model.stgcn import STGCN
