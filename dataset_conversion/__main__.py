@@ -1,15 +1,20 @@
-"""Command line: ``python -m dataset_conversion {synth,convert,extract-poses} ...``.
+"""Command line: ``python -m dataset_conversion {synth,convert,extract-poses,embed} ...``.
 
-* ``synth --raw RAW [--seed 0] [--videos 212] [--items 1087] [--force]`` -- a synthetic raw dataset.
+* ``synth --raw RAW [--seed 0] [--videos 212] [--items 1087] [--generator-version 2] [--force]`` -- a synthetic
+  raw dataset (generator v2 by default; ``--generator-version 1`` reproduces v1).
 * ``convert --raw RAW --out DIR --name NAME [--level instance|category|both] ...`` -- RecBole atomic
   files in ``DIR/NAME`` (``both``: also ``DIR/NAME-cat`` at the category level, sharing the work).
 * ``extract-poses --videos DIR --raw RAW [--workers N]`` -- MediaPipe BlazePose poses.
+* ``embed --raw RAW --out FILE [--text-encoder MODEL]`` -- every factor text of ``RAW/items.csv`` and its
+  embedding, with the model it came from, in one embedding-cache file (:mod:`.embedding_cache`);
+  ``convert --embedding-cache FILE`` then takes the embeddings from it, on a machine without the model.
 
 A command only ever replaces what it created itself: ``convert`` replaces ``DIR/NAME`` only if it is empty
 or an earlier conversion of ``NAME`` (it holds ``NAME.meta.json``); ``synth`` replaces ``RAW`` only if it is
-empty or an earlier synth output (``SYNTHETIC.json``), or with ``--force``. A dataset name is a single
-directory name (:mod:`.dataset_names`). Outputs are written to ``.<name>.tmp-<pid>-*`` and renamed into
-place; temporaries left by a killed run are removed by the next run (:mod:`.atomic`).
+empty or an earlier synth output (``SYNTHETIC.json``), or with ``--force``; ``embed`` replaces ``FILE``
+only if it is an embedding-cache file. A dataset name is a single directory name (:mod:`.dataset_names`).
+Outputs are written to ``.<name>.tmp-<pid>-*`` and renamed into place; temporaries left by a killed run are
+removed by the next run (:mod:`.atomic`).
 
 Exit codes (:mod:`.entrypoint`), each with at most one line on stderr and no traceback:
 
@@ -37,10 +42,14 @@ from .entrypoint import (
 )
 from .errors import DataError
 from .layout import DEFAULT_STEP, DEFAULT_WINDOW
-from .synth.generate import MAX_ITEMS, MAX_VIDEOS, SizeError, check_sizes
+from .synth.generate import (
+    DEFAULT_GENERATOR_VERSION, GENERATOR_VERSIONS, MAX_ITEMS, MAX_VIDEOS, SizeError, check_sizes,
+)
 from .synth.plan import MIN_FRAMES
 
-SYNTH_ARGUMENTS = {"n_videos": "--videos", "n_items": "--items", "seed": "--seed"}  # generator parameter -> option
+SYNTH_ARGUMENTS = {  # generator parameter -> option
+    "n_videos": "--videos", "n_items": "--items", "seed": "--seed", "generator_version": "--generator-version",
+}  # generator parameter -> option
 
 
 def build_parser() -> ArgumentParser:
@@ -60,6 +69,9 @@ def build_parser() -> ArgumentParser:
                        help=f"window length for the reported window count, 1..{MIN_FRAMES - 1} (videos have "
                        f"at least {MIN_FRAMES} frames, so each has a window)")
     synth.add_argument("--step", type=positive_int, default=DEFAULT_STEP)
+    synth.add_argument("--generator-version", type=int, choices=sorted(GENERATOR_VERSIONS),
+                       default=DEFAULT_GENERATOR_VERSION,
+                       help=f"generator version (default {DEFAULT_GENERATOR_VERSION}; 1 reproduces v1's files)")
     synth.add_argument("--force", action="store_true",
                        help="replace RAW even if it holds files that are not an earlier synth output")
 
@@ -78,14 +90,25 @@ def build_parser() -> ArgumentParser:
     convert.add_argument("--cache-dir", type=path_argument, default=None, help="text-embedding cache directory")
     convert.add_argument("--pca-dim", type=positive_int, default=32)
     convert.add_argument("--split-protocol", choices=("video", "window"), default="video")
+    convert.add_argument("--embedding-cache", type=path_argument, default=None, metavar="FILE",
+                         help="take every factor embedding from this file (written by embed): no model runs, "
+                         "transformers and torch need not be installed")
     convert.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    embed = commands.add_parser("embed", help="factor texts of RAW/items.csv -> an embedding-cache file")
+    embed.add_argument("--raw", required=True, type=path_argument, help="raw dataset directory (reads items.csv)")
+    embed.add_argument("--out", required=True, type=path_argument, metavar="FILE",
+                       help="embedding-cache file to write (.npz; an earlier embedding-cache file there is replaced)")
+    embed.add_argument("--text-encoder", default=None, help="local dir or cached hub name of a BERT-family model")
+    embed.add_argument("--cache-dir", type=path_argument, default=None, help="text-embedding cache directory")
+    embed.add_argument("--quiet", action="store_true", help="no progress bars")
 
     extract = commands.add_parser("extract-poses", help="MediaPipe BlazePose over a folder of videos")
     extract.add_argument("--videos", required=True, type=path_argument, help="folder of videos")
     extract.add_argument("--raw", required=True, type=path_argument, help="raw dataset directory (writes RAW/poses/)")
     extract.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
     extract.add_argument("--quiet", action="store_true", help="no progress bar")
-    for command_parser in (synth, convert, extract):  # usage errors found after parsing name the command's --help
+    for command_parser in (synth, convert, extract, embed):  # usage errors after parsing name the command's --help
         command_parser.set_defaults(command_parser=command_parser)
     return parser
 
@@ -93,7 +116,7 @@ def build_parser() -> ArgumentParser:
 def check_synth_arguments(args) -> None:
     """Sizes the generator cannot produce are usage errors, found before anything is generated."""
     try:
-        check_sizes(args.seed, args.videos, args.items)
+        check_sizes(args.seed, args.videos, args.items, args.generator_version)
     except SizeError as err:
         args.command_parser.error(f"argument {SYNTH_ARGUMENTS.get(err.argument, err.argument)}: {err}")
 
@@ -107,6 +130,8 @@ def check_convert_arguments(args) -> None:
             parser.error(f"argument --cat-name: {err.message}")
     elif args.cat_name is not None:
         parser.error("argument --cat-name: only used with --level both")
+    if args.embedding_cache is not None and args.cache_dir is not None:
+        parser.error("argument --cache-dir: not used with --embedding-cache (no model runs)")
     if args.out.exists() and not args.out.is_dir():
         raise DataError("--out", f"{args.out} exists and is not a directory; expected the dataset's parent directory")
 
@@ -116,7 +141,7 @@ def run_synth(args) -> int:
 
     summary = generate_raw_dataset(
         args.raw, seed=args.seed, n_videos=args.videos, n_items=args.items, window=args.window, step=args.step,
-        force=args.force,
+        force=args.force, generator_version=args.generator_version,
     )
     print(f"wrote {args.raw}: {summary}")
     return EXIT_OK
@@ -139,6 +164,7 @@ def run_convert(args) -> int:
         split_protocol=args.split_protocol,
         cache_dir=args.cache_dir,
         progress=not args.quiet,
+        embedding_cache=args.embedding_cache,
     )
     start = time.perf_counter()
     if args.level == "both":
@@ -149,6 +175,14 @@ def run_convert(args) -> int:
     for path in paths:
         print(f"wrote {path}")
     print(f"conversion took {elapsed:.1f} s")
+    return EXIT_OK
+
+
+def run_embed(args) -> int:
+    from .embedding_cache import embed_raw_items
+
+    n_texts, model = embed_raw_items(args.raw, args.out, args.text_encoder, args.cache_dir, progress=not args.quiet)
+    print(f"wrote {args.out}: {n_texts} texts embedded with {model['name']}")
     return EXIT_OK
 
 
@@ -172,7 +206,7 @@ def _main(argv: list[str] | None) -> int:
         check_synth_arguments(args)
     elif args.command == "convert":
         check_convert_arguments(args)
-    handlers = {"synth": run_synth, "convert": run_convert, "extract-poses": run_extract}
+    handlers = {"synth": run_synth, "convert": run_convert, "extract-poses": run_extract, "embed": run_embed}
     try:
         return handlers[args.command](args)
     except OSError as err:  # the file system said no (permissions, a full disk): one line, like bad input

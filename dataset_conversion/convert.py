@@ -22,6 +22,8 @@ Output ``<out>/<name>/`` (written to a temporary sibling and renamed, so an erro
     Report-only metadata (video_id, category, subcategory, split, n_windows); not a RecBole suffix.
 ``<name>.meta.json``
     Provenance: level, windowing, split, text encoder, pose layout, PCA, counts, synthetic or not.
+    Converted from an embedding-cache file (``embedding_cache``), the text encoder is the model the
+    file records, with ``embedding_cache``: the file's path added.
 
 What is written (the last line of defence behind :mod:`.raw_reader`'s checks)
     * No number that is not finite: every pose, ``pose_pca``, embedding, ``factors_pca`` and score
@@ -60,6 +62,7 @@ import pandas as pd
 
 from .atomic import atomic_directory
 from .category import ItemTable, merge_annotations, merge_items_by_name
+from .embedding_cache import CachedTextEncoder, TextNotInCache
 from .errors import DataError
 from .layout import (
     DEFAULT_STEP,
@@ -67,6 +70,7 @@ from .layout import (
     FACTOR_FIELDS,
     FACTORS,
     ITEM_FIELD,
+    ITEMS_FILE,
     ITEM_GROUP_FIELD,
     ITEM_NAME_FIELD,
     LABEL_FIELD,
@@ -286,10 +290,26 @@ def standardized_pca(rows: np.ndarray, dim: int, fit_index: np.ndarray | None = 
 # ------------------------------------------------------------------------------------------- items
 
 
-def encode_item_factors(items: pd.DataFrame, encoder: TextEncoder) -> np.ndarray:
-    """(n_items, 9, hidden) embeddings of every item's nine factor texts (unique texts encoded once)."""
+def encode_item_factors(
+    items: pd.DataFrame, encoder: TextEncoder | CachedTextEncoder, items_path: Path = Path(ITEMS_FILE)
+) -> np.ndarray:
+    """(n_items, 9, hidden) embeddings of every item's nine factor texts (unique texts encoded once).
+
+    With a :class:`.embedding_cache.CachedTextEncoder`, a text its file lacks is a one-line
+    :class:`DataError` naming ``items_path``, the item's row and the factor.
+    """
     texts = items[list(FACTORS)].to_numpy().ravel()  # item-major, factor-minor
-    embeddings = encoder.encode(texts.tolist())
+    try:
+        embeddings = encoder.encode(texts.tolist())
+    except TextNotInCache as err:
+        row, factor = divmod(err.position, len(FACTORS))
+        raise DataError(
+            items_path,
+            f"text not in the embedding-cache file {encoder.path} (model {encoder.model['name']}); embed this "
+            f"dataset's texts with that model: python -m dataset_conversion embed --raw {items_path.parent} "
+            f"--out {encoder.path} [--text-encoder MODEL]",
+            row=row + 1, field=FACTORS[factor],
+        ) from None
     return embeddings.reshape(len(items), len(FACTORS), encoder.hidden_size)
 
 
@@ -407,7 +427,7 @@ class PreparedData:
     windows: WindowTable
     pose_pca: np.ndarray
     pose_pca_info: dict
-    encoder: TextEncoder
+    encoder: TextEncoder | CachedTextEncoder
     factor_embeddings: np.ndarray
     window: int
     step: int
@@ -437,8 +457,20 @@ def read_synthetic_provenance(raw_dir: Path) -> dict | None:
         raise DataError(path, f"unreadable provenance file ({err})") from None
 
 
-def make_encoder(text_encoder, cache_dir=None, progress: bool = False) -> TextEncoder:
-    """A :class:`TextEncoder` from an instance, a path / hub name, or ``None`` (the default model)."""
+def make_encoder(
+    text_encoder, cache_dir=None, progress: bool = False, embedding_cache=None
+) -> TextEncoder | CachedTextEncoder:
+    """A :class:`TextEncoder` from an instance, a path / hub name, or ``None`` (the default model).
+
+    With ``embedding_cache`` (an embedding-cache file): a :class:`.embedding_cache.CachedTextEncoder`
+    reading only that file, so neither the model nor ``transformers`` / ``torch`` are needed;
+    ``text_encoder``, if given, must name the file's model (one-line :class:`DataError` otherwise).
+    """
+    if embedding_cache is not None:
+        encoder = CachedTextEncoder(embedding_cache)
+        if text_encoder is not None:
+            encoder.check_model(text_encoder.model_ref if isinstance(text_encoder, TextEncoder) else text_encoder)
+        return encoder
     if isinstance(text_encoder, TextEncoder):
         return text_encoder
     return TextEncoder(text_encoder, cache_dir=cache_dir, progress=progress)
@@ -454,8 +486,13 @@ def prepare(
     split_protocol: str = "video",
     cache_dir=None,
     progress: bool = False,
+    embedding_cache=None,
 ) -> PreparedData:
-    """Validate the raw data and compute everything that does not depend on the level."""
+    """Validate the raw data and compute everything that does not depend on the level.
+
+    ``embedding_cache``: an embedding-cache file to take every factor embedding from instead of the
+    model (:func:`make_encoder`).
+    """
     if split_protocol not in SPLIT_PROTOCOLS:
         raise ValueError(f"unknown split protocol {split_protocol!r}; expected one of {SPLIT_PROTOCOLS}")
     if pca_dim < 1:
@@ -463,13 +500,13 @@ def prepare(
     raw_dir = Path(raw_dir)
     raw = read_raw_dataset(raw_dir, window, step)
     synthetic = read_synthetic_provenance(raw_dir)
-    encoder = make_encoder(text_encoder, cache_dir, progress)
+    encoder = make_encoder(text_encoder, cache_dir, progress, embedding_cache)
     windows = build_windows(raw, window, step, progress)
     assign_splits(raw, windows, split_protocol, seed)
     train = np.flatnonzero(windows.split == SPLITS[0])
     pose_pca, pose_pca_info = standardized_pca(windows.poses, pca_dim, fit_index=train)
     pose_pca_info["fitted_on"] = "train split windows only"
-    embeddings = encode_item_factors(raw.items, encoder)
+    embeddings = encode_item_factors(raw.items, encoder, raw_dir / ITEMS_FILE)
     return PreparedData(
         raw, windows, pose_pca, pose_pca_info, encoder, embeddings, window, step, seed, split_protocol, pca_dim,
         synthetic, progress,
@@ -613,16 +650,21 @@ def convert_raw_dataset(
     split_protocol: str = "video",
     cache_dir=None,
     progress: bool = False,
+    embedding_cache=None,
 ) -> Path:
     """Convert ``raw_dir`` into ``<out_dir>/<name>/`` (RecBole atomic files); return that directory.
 
     ``text_encoder``: ``None`` (packaged all-MiniLM-L6-v2), a local model dir or cached hub name, or a
     :class:`TextEncoder`. ``cache_dir``: text-embedding cache (default: see :mod:`.text_encoder`).
+    ``embedding_cache``: an embedding-cache file holding every factor text (``python -m
+    dataset_conversion embed``); then no model runs and ``cache_dir`` is not used.
     Raises :class:`DataError` for bad input; then nothing is written.
     """
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}; expected one of {LEVELS}")
-    prepared = prepare(raw_dir, window, step, seed, text_encoder, pca_dim, split_protocol, cache_dir, progress)
+    prepared = prepare(
+        raw_dir, window, step, seed, text_encoder, pca_dim, split_protocol, cache_dir, progress, embedding_cache
+    )
     return write_level(prepared, out_dir, name, level)
 
 
@@ -639,13 +681,16 @@ def convert_both_levels(
     split_protocol: str = "video",
     cache_dir=None,
     progress: bool = False,
+    embedding_cache=None,
 ) -> tuple[Path, Path]:
     """Instance level into ``<out>/<name>`` and category level into ``<out>/<cat_name>`` (default
     ``<name>-cat``), sharing the windows, the split, the pose PCA and the formatted ``.user`` file."""
     from .dataset_names import category_dataset_name
 
     cat_name = category_dataset_name(name, cat_name)  # default <name>-cat; both names checked, distinct
-    prepared = prepare(raw_dir, window, step, seed, text_encoder, pca_dim, split_protocol, cache_dir, progress)
+    prepared = prepare(
+        raw_dir, window, step, seed, text_encoder, pca_dim, split_protocol, cache_dir, progress, embedding_cache
+    )
     instance_dir = write_level(prepared, out_dir, name, "instance")
     category_dir = write_level(prepared, out_dir, cat_name, "category")
     return instance_dir, category_dir

