@@ -7,20 +7,22 @@ import pandas as pd
 import pytest
 
 from dataset_conversion.layout import ANNOTATION_COLUMNS, GROUPS, ITEM_COLUMNS, NUM_CHANNELS, NUM_LANDMARKS
-from dataset_conversion.synth import GENERATOR_VERSION, count_windows, generate_raw_dataset, plan_videos
+from dataset_conversion.synth import count_windows, generate_raw_dataset, plan_videos
+from dataset_conversion.synth.generate import GENERATOR_VERSIONS
 from dataset_conversion.synth.catalogue import GROUP_COUNTS, STYLE_WORDS, group_sizes
 from dataset_conversion.synth.motions import motion_dofs, sample_motion_params
 from dataset_conversion.synth.skeleton import BONES, JOINT_LIMITS, forward_kinematics, sample_body
 from dataset_conversion.synth.taxonomy import CATEGORY_OF, SUBCATEGORIES
 
 SMALL = dict(seed=0, n_videos=42, n_items=120)  # 3 videos per subcategory
+V1 = dict(generator_version=1)  # this file tests generator v1 (tests/test_synth_v2.py: v2, the default)
 ASPECT = 9.0 / 16.0  # frame width / height of the generated (portrait) videos
 
 
 @pytest.fixture(scope="module")
 def raw(tmp_path_factory):
     root = tmp_path_factory.mktemp("synth") / "raw"
-    summary = generate_raw_dataset(root, **SMALL)
+    summary = generate_raw_dataset(root, **SMALL, **V1)
     return root, summary
 
 
@@ -48,7 +50,7 @@ def test_files_columns_and_summary(raw):
     marker = json.loads((root / "SYNTHETIC.json").read_text())
     assert marker == summary
     assert marker["synthetic"] is True and marker["generator"] == "dataset_conversion.synth"
-    assert marker["generator_version"] == GENERATOR_VERSION
+    assert marker["generator_version"] == GENERATOR_VERSIONS[1] == "1.0.0"
     assert {k: marker[k] for k in SMALL} == SMALL and (marker["window"], marker["step"]) == (10, 5)
     assert marker["n_windows"] == count_windows(0, SMALL["n_videos"], 10, 5)
     assert marker["n_windows"] == sum((len(_poses(root, v)) - 10 + 4) // 5 for v in videos.video_id)
@@ -179,11 +181,11 @@ def test_item_choice_depends_on_motion_style(raw):
 def test_same_seed_same_bytes_other_seed_differs(tmp_path, raw):
     root, _ = raw
     again = tmp_path / "again"
-    generate_raw_dataset(again, **SMALL)
+    generate_raw_dataset(again, **SMALL, **V1)
     for name in ("videos.csv", "items.csv", "annotations.csv", "SYNTHETIC.json", "poses/v0001.npy", "poses/v0042.npy"):
         assert (again / name).read_bytes() == (root / name).read_bytes(), name
     other = tmp_path / "other"
-    generate_raw_dataset(other, **{**SMALL, "seed": 1})
+    generate_raw_dataset(other, **{**SMALL, "seed": 1}, **V1)
     for name in ("items.csv", "annotations.csv", "poses/v0001.npy"):
         assert (other / name).read_bytes() != (root / name).read_bytes(), name
 
