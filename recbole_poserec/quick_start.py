@@ -13,13 +13,13 @@ import time
 from logging import getLogger
 from pathlib import Path
 
-from recbole.data import create_dataset
 from recbole.utils import init_logger, init_seed, set_color
 
 from dataset_conversion.errors import DataError
 from recbole_poserec.checkpoint import plain_config
-from recbole_poserec.config import Config
+from recbole_poserec.config import SETTINGS_SOURCE, Config
 from recbole_poserec.data.dataloader import data_preparation
+from recbole_poserec.data.dataset import create_dataset
 from recbole_poserec.data.default_datasets import (
     DEFAULT_DATASETS,
     dataset_provenance,
@@ -100,10 +100,16 @@ def run_recbole(model=None, dataset=None, config_file_list=None, config_dict=Non
 
     dataset_obj = create_dataset(config)
     logger.info(dataset_obj)
-    train_data, valid_data, test_data = data_preparation(config, dataset_obj)
+    try:
+        train_data, valid_data, test_data = data_preparation(config, dataset_obj)
+    except ValueError as err:  # batching or sampling settings that do not fit the model or the data
+        raise DataError(SETTINGS_SOURCE, str(err)) from None
 
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
-    model_obj = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    try:
+        model_obj = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    except ValueError as err:  # a model's own check of its settings against the data
+        raise config.setting_error("model", str(err)) from None
     logger.info(model_obj)
 
     trainer = trainer_class(config, model_obj)

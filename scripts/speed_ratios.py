@@ -10,16 +10,18 @@ whatever load the machine has):
   ``properties/model/PoseRec.yaml``, as ``run_recbole`` builds it) + backward + Adam step on a batch
   of W windows already on the device: the fields the loss reads, contiguous tensors, made beforehand;
 * **plug-in**: the same step on the next batch of ``data_preparation``'s train loader
-  (``WindowBatchTrainDataLoader``: per-batch Interaction gathering and the video-aware negative
-  sampler), timed from asking the loader for the batch to the end of the optimiser step, the move to
+  (``WindowBatchTrainDataLoader``: the batch's interaction rows, no gathered features since PoseRec
+  indexes its device tables, and the video-aware negative sampler), timed from asking the loader for the batch to the end of the optimiser step, the move to
   the device included (RecBole's trainer also reads each loss term with ``.item()``; not counted).
 
 Each is the median seconds per batch over ``--batches`` batches of W windows, after 2 warm-up batches
 (an epoch's short last batch is skipped); the ratio is plug-in / bare, of the medians and, less moved
 by a load that changes during the run, the median of each interleaved pair's ratio. The dataset load
-is RecBole's ``create_dataset`` with the plug-in's ``Config``: first in this process ("cold"; the OS file cache
-holds the files after any earlier run, so it is process-cold, not disk-cold) and again ("warm"),
-with the seconds spent parsing each atomic file (``Dataset._load_feat``), the ``.user`` one apart.
+is the plug-in's ``create_dataset`` with its ``Config``: first with no pose store ("cold": the store files
+that :mod:`recbole_poserec.data.pose_store` names for the dataset's ``.user`` and ``.item`` are removed
+first; the OS file cache holds the files after any earlier run, so it is process-cold, not disk-cold),
+then again ("warm": from the store the first load wrote, unless ``pose_store`` is off), with the seconds
+spent loading each atomic file and, of those, parsing its text (RecBole's ``Dataset._load_feat``).
 ``--json OUT`` writes the same figures (atomically).
 """
 
@@ -33,7 +35,6 @@ import time
 import warnings
 
 import torch
-from recbole.data import create_dataset
 from recbole.data.dataset import Dataset
 from recbole.data.interaction import Interaction
 from recbole.utils import init_seed
@@ -42,6 +43,8 @@ from dataset_conversion.atomic import atomic_file
 from dataset_conversion.entrypoint import ArgumentParser, positive_int, run_main
 from recbole_poserec.config import Config
 from recbole_poserec.data.dataloader import data_preparation
+from recbole_poserec.data.dataset import PoseStoreMixin, create_dataset
+from recbole_poserec.data.pose_store import STORED_SUFFIXES, remove_store
 from recbole_poserec.quick_start import check_dataset
 from recbole_poserec.utils import get_model
 
@@ -66,48 +69,54 @@ def build_parser() -> ArgumentParser:
 # ------------------------------------------------------------------------------------ dataset load
 
 @contextlib.contextmanager
-def feature_parse_seconds():
-    """Seconds RecBole spends in ``Dataset._load_feat`` per source (inter, user, item) while active."""
-    seconds: dict[str, float] = {}
-    original = Dataset._load_feat
+def timed_method(owner: type, name: str, seconds: dict[str, float]):
+    """Add the seconds spent in ``owner.<name>(self, filepath, source)`` per source (inter, user, item)."""
+    original = getattr(owner, name)
 
     def timed(self, filepath, source):
         started = time.perf_counter()
         try:
             return original(self, filepath, source)
         finally:
-            name = getattr(source, "value", str(source))
-            seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started
+            key = getattr(source, "value", str(source))
+            seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - started
 
-    Dataset._load_feat = timed
+    setattr(owner, name, timed)
     try:
         yield seconds
     finally:
-        Dataset._load_feat = original
+        setattr(owner, name, original)
 
 
 def timed_load(config) -> tuple[Dataset, dict]:
-    with feature_parse_seconds() as parsed:
+    """One ``create_dataset``: its seconds, each atomic file's load seconds (store or text) and text parse
+    seconds (RecBole's ``Dataset._load_feat``)."""
+    loaded, parsed = {}, {}
+    with timed_method(PoseStoreMixin, "_load_feat", loaded), timed_method(Dataset, "_load_feat", parsed):
         started = time.perf_counter()
         dataset = create_dataset(config)
         seconds = time.perf_counter() - started
-    return dataset, {"seconds": seconds, "parse_seconds": parsed, "user_parse_seconds": parsed.get("user", 0.0)}
+    return dataset, {"seconds": seconds, "load_seconds": loaded, "parse_seconds": parsed,
+                     "user_load_seconds": loaded.get("user", 0.0), "user_parse_seconds": parsed.get("user", 0.0)}
 
 
-def saved_dataset_file(config) -> str | None:
-    """The file RecBole's ``create_dataset`` would load instead of the atomic files, if it exists."""
-    path = config["dataset_save_path"] or os.path.join(config["checkpoint_dir"], f"{config['dataset']}-Dataset.pth")
-    return path if os.path.exists(path) else None
+def remove_pose_store(config) -> list[str]:
+    """Delete the pose store of the dataset's ``.user`` and ``.item`` files; returns the files removed."""
+    removed = []
+    for suffix in STORED_SUFFIXES:
+        feature_file = os.path.join(config["data_path"], f"{config['dataset']}.{suffix}")
+        removed += remove_store(feature_file, config["field_separator"], config["encoding"])
+    return [str(path) for path in removed]
 
 
 def measure_load(config) -> tuple[Dataset, dict]:
-    """Load twice in this process; return the second dataset and the figures."""
-    saved = saved_dataset_file(config)
+    """Load with no pose store, then again; return the second dataset and the figures."""
+    removed = remove_pose_store(config)
     cold_dataset, cold = timed_load(config)
     del cold_dataset
     dataset, warm = timed_load(config)
     return dataset, {"cold": cold, "warm": warm, "warm_over_cold": warm["seconds"] / cold["seconds"],
-                     "saved_dataset_file": saved}
+                     "pose_store": bool(config["pose_store"]), "store_files_removed": removed}
 
 
 # ------------------------------------------------------------------------------------ training step
@@ -245,8 +254,9 @@ def step_rows(steps: list[dict]) -> list[str]:
 
 
 def load_line(name: str, run: dict) -> str:
-    share = run["user_parse_seconds"] / run["seconds"]
-    return f"{name} {run['seconds']:.2f} s (.user parse {run['user_parse_seconds']:.2f} s, {share:.0%})"
+    share = run["user_load_seconds"] / run["seconds"]
+    return (f"{name} {run['seconds']:.2f} s (.user {run['user_load_seconds']:.2f} s, {share:.0%}, of which text "
+            f"parse {run['user_parse_seconds']:.2f} s)")
 
 
 def report(figures: dict) -> str:
@@ -257,12 +267,11 @@ def report(figures: dict) -> str:
              "at end", ""]
     lines += step_rows(figures["steps"])
     load = figures["load"]
-    lines += ["", f"dataset load (create_dataset): {load_line('cold', load['cold'])}, "
+    store = "on" if load["pose_store"] else "off"
+    lines += ["", f"dataset load (create_dataset, pose store {store}): {load_line('cold', load['cold'])}, "
                   f"{load_line('warm', load['warm'])}, warm/cold {load['warm_over_cold']:.2f}",
-              "  cold = first load in this process; the OS file cache holds the files after any earlier run "
-              "(process-cold, not disk-cold)"]
-    if load["saved_dataset_file"]:
-        lines.append(f"  note: RecBole loaded the saved dataset {load['saved_dataset_file']}, not the atomic files")
+              "  cold = first load with no pose store (its files removed first), warm = second load (from the store "
+              "the first wrote); the OS file cache holds the files after any earlier run (process-cold, not disk-cold)"]
     return "\n".join(lines)
 
 

@@ -11,7 +11,10 @@ converter's 6:2:2 video split, seed 2022) and prints:
   ``measure_pose_statistics`` on a seeded sample of windows), with its tolerance, source and the v1 and v2 values;
 * Pop's profile (training-popularity ranking, recall@5/10/20 at instance and category level, per test
   window and per test video) beside the paper's Table 1 Pop and Random rows;
-* the subcategory-frequency oracle (training popularity within the test video's true subcategory).
+* the subcategory-frequency oracle (training popularity within the test video's true subcategory);
+* Recall@K and NDCG@K of Pop, the oracle and the generator's ceiling
+  (:func:`~dataset_conversion.synth.v2.ceiling.generator_ceiling`: Monte Carlo, ``--draws`` draws per test
+  video; v2 also with the context known) beside the bound from the paper's best video-only rows.
 
 ``--out-md FILE`` also writes the tables as Markdown (``docs/synthetic-data.md`` quotes them).
 """
@@ -32,6 +35,7 @@ from dataset_conversion.layout import DEFAULT_STEP, DEFAULT_WINDOW, POSES_DIR  #
 from dataset_conversion.npy_files import load_npy  # noqa: E402
 from dataset_conversion.synth import generate_raw_dataset  # noqa: E402
 from dataset_conversion.synth.v2 import calibration  # noqa: E402
+from dataset_conversion.synth.v2.ceiling import DEFAULT_DRAWS, generator_ceiling  # noqa: E402
 from dataset_conversion.synth.v2.pose_calibration import POSE_TARGETS, measure_pose_statistics  # noqa: E402
 from dataset_conversion.windows import cut_windows  # noqa: E402
 
@@ -46,13 +50,18 @@ def sample_windows(raw_dir: Path, video_ids, n: int, seed: int) -> np.ndarray:
     return windows[np.sort(pick)]
 
 
-def measure_version(root: Path, version: int, seed: int) -> tuple[dict[str, float], float]:
+def measure_version(root: Path, version: int, seed: int, n_draws: int = DEFAULT_DRAWS) -> tuple[dict[str, float], float]:
     """Generate one version into ``root``; return its measurements and the generation time (s)."""
     start = time.perf_counter()
     generate_raw_dataset(root, seed=seed, generator_version=version)
     elapsed = time.perf_counter() - start
     tables = calibration.read_raw_tables(root)
     values = calibration.measure(tables)
+    start = time.perf_counter()
+    for prefix, know_context in (("ceiling", False), ("ceiling_context", True))[: 2 if version == 2 else 1]:
+        ceiling = generator_ceiling(tables, seed, version, n_draws=n_draws, know_context=know_context)
+        values.update({f"{prefix}_{name}": value for name, value in ceiling.items()})
+    values["ceiling_seconds"] = time.perf_counter() - start
     values.update(measure_pose_statistics(sample_windows(root, tables.videos["video_id"], POSE_SAMPLE, seed)))
     return values, elapsed
 
@@ -67,7 +76,8 @@ def _ok(value: float, target: float, tolerance: float) -> str:
 
 def tables_markdown(values: dict[int, dict[str, float]], times: dict[int, float], seed: int) -> str:
     """The three tables (targets, Pop profile, oracle) as Markdown."""
-    lines = [f"Seed {seed}, default size; generation took {times[1]:.1f} s (v1) and {times[2]:.1f} s (v2).", "",
+    lines = [f"Seed {seed}, default size; generation took {times[1]:.1f} s (v1) and {times[2]:.1f} s (v2); "
+             f"the ceilings {values[1]['ceiling_seconds']:.1f} s (v1) and {values[2]['ceiling_seconds']:.1f} s (v2).", "",
              "| target | value | tolerance | source | v1 | v1 ok | v2 | v2 ok |", "|---|---|---|---|---|---|---|---|"]
     targets = {**calibration.CALIBRATION_TARGETS, **POSE_TARGETS}
     for name, (target, tolerance, source) in targets.items():
@@ -85,20 +95,45 @@ def tables_markdown(values: dict[int, dict[str, float]], times: dict[int, float]
                 cells = [f"{values[v][f'{prefix}_{level}_recall@{k}']:.3f} "
                          f"({values[v][f'{prefix}_{level}_recall@{k}_per_video']:.3f})" for v in (1, 2)]  # fmt: skip
                 lines.append(f"| {level} | {k} | {_cell(paper_pop)} | {_cell(paper_random[k])} | {cells[0]} | {cells[1]} |")
+    lines += ["", "Recall@K / NDCG@K per test window (per test video in brackets). Bound: "
+              f"{calibration.VIDEO_ONLY_BOUND_SOURCE}, a lower bound on the pose-visible ceiling", "",
+              "| ranking | level | K | bound R / N | v1 R | v1 N | v2 R | v2 N |", "|---|---|---|---|---|---|---|---|"]
+    for title, prefix in RANKINGS:
+        for level in ("instance", "category"):
+            for k in calibration.TOP_K:
+                bound = calibration.PAPER_VIDEO_ONLY_BOUND[level]
+                paper = f"{bound[f'recall@{k}']} / {bound[f'ndcg@{k}']}" if prefix == "ceiling" and k == 10 else "-"
+                cells = [_pair(values[v], f"{prefix}_{level}_{metric}@{k}") for v in (1, 2) for metric in ("recall", "ndcg")]
+                lines.append(f"| {title} | {level} | {k} | {paper} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"
+
+
+RANKINGS = (("Pop", "pop"), ("subcategory-frequency oracle", "oracle"),
+            ("generator ceiling (subcategory, style)", "ceiling"),
+            ("generator ceiling + context", "ceiling_context"))  # fmt: skip
+
+
+def _pair(values: dict[str, float], name: str) -> str:
+    if name not in values:
+        return "-"
+    return f"{values[name]:.3f} ({values[name + '_per_video']:.3f})"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
     parser.add_argument("--out-md", type=Path, default=None, help="also write the tables as Markdown here")
+    parser.add_argument("--draws", type=int, default=DEFAULT_DRAWS,
+                        help=f"Monte-Carlo draws per test video for the generator's ceiling (default {DEFAULT_DRAWS})")
     args = parser.parse_args(argv)
     if args.seed < 0:
         parser.error(f"argument --seed: must be >= 0, got {args.seed}")
+    if args.draws < 1:
+        parser.error(f"argument --draws: must be >= 1, got {args.draws}")
     values, times = {}, {}
     with tempfile.TemporaryDirectory(prefix="synth-calibration-") as tmp:
         for version in (1, 2):
-            values[version], times[version] = measure_version(Path(tmp) / f"v{version}", version, args.seed)
+            values[version], times[version] = measure_version(Path(tmp) / f"v{version}", version, args.seed, args.draws)
     text = tables_markdown(values, times, args.seed)
     print(text, end="")
     if args.out_md is not None:

@@ -13,11 +13,11 @@ import statistics
 import time
 
 import torch
-from recbole.data import create_dataset
 from recbole.utils import init_seed
 
 from recbole_poserec.config import Config
 from recbole_poserec.data.dataloader import data_preparation
+from recbole_poserec.data.dataset import create_dataset
 from poserec_experiments.loop_reference import loop_losses
 from recbole_poserec.model.poserec import PoseRec
 

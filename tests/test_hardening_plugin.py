@@ -179,6 +179,22 @@ def test_api_gets_the_same_checks(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("model, settings, names", [
+    ("PoseKNN", {"knn_weighting": "gaussian"}, ["knn_weighting", "gaussian"]),
+    ("PoseRec", {"pose_input_channels": [0, 7]}, ["pose_input_channels", "[0, 7]"]),
+    ("NeuMF", {"train_batching": "window", "train_batch_features": False}, ["train_batch_features", "pairwise"]),
+])
+def test_settings_that_do_not_fit_the_model_or_data_are_one_line_errors(small_dataset_dir, tmp_path, model,
+                                                                         settings, names):
+    """Checks a model or the batching makes once the data is loaded also end as one DataError, not a traceback."""
+    config = {"data_path": str(small_dataset_dir.data_path), "checkpoint_dir": str(tmp_path), "epochs": 1,
+              "show_progress": False, **settings}
+    with pytest.raises(DataError) as caught:
+        run_recbole(model=model, dataset=small_dataset_dir.name, config_dict=config, command_line=[])
+    message = str(caught.value)
+    assert "\n" not in message and all(name in message for name in names), message
+
+
 def test_accepted_overrides_keep_their_meaning(tmp_path):
     """An int where a float is expected, None for an unset setting, a single topk, gpu_id as RecBole takes it."""
     config = Config(model="PoseRec", dataset="pose-obe", config_dict={"data_path": str(tmp_path)},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,9 @@ def speed_ratios():
 def test_figures_on_the_small_dataset(speed_ratios, small_dataset_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)  # restored after: RecBole's Config sets it
     out = tmp_path / "ratios.json"
-    code = speed_ratios.main(["--dataset", small_dataset_dir.name, "--data-path", str(small_dataset_dir.data_path),
+    data_path = tmp_path / "data"  # a copy: the run writes a pose store beside the atomic files
+    shutil.copytree(small_dataset_dir.instance_dir, data_path / small_dataset_dir.name)
+    code = speed_ratios.main(["--dataset", small_dataset_dir.name, "--data-path", str(data_path),
                               "--windows-per-batch", "8", "--batches", "2", "--threads", "1", "--json", str(out)])
     assert code == 0
     figures = json.loads(out.read_text(encoding="utf-8"))
@@ -38,8 +41,12 @@ def test_figures_on_the_small_dataset(speed_ratios, small_dataset_dir, tmp_path,
         assert len(step["bare_batch_seconds"]) == len(step["plugin_batch_seconds"]) == 2
         assert step["ratio"] == pytest.approx(step["plugin_seconds"] / step["bare_seconds"])
     load = figures["load"]
-    for run in ("cold", "warm"):
-        assert 0 < load[run]["user_parse_seconds"] < load[run]["seconds"]
+    assert load["pose_store"] is True and load["store_files_removed"] == []
+    assert 0 < load["cold"]["user_parse_seconds"] < load["cold"]["user_load_seconds"] < load["cold"]["seconds"]
+    # the warm load reads the .user and .item files from the store the cold one wrote: no text parse
+    assert load["warm"]["user_parse_seconds"] == 0 and "item" not in load["warm"]["parse_seconds"]
+    assert 0 < load["warm"]["user_load_seconds"] < load["warm"]["seconds"]
+    assert load["warm"]["parse_seconds"]["inter"] > 0
     assert load["warm_over_cold"] == pytest.approx(load["warm"]["seconds"] / load["cold"]["seconds"])
     assert "plug-in/bare" in capsys.readouterr().out
 

@@ -132,8 +132,10 @@ def test_v2_meets_the_calibration_targets_at_the_default_size(seed):
     v1 = calibration.measure(calibration.generated_tables(seed=seed, generator_version=1))
     target, tolerance, _ = calibration.CALIBRATION_TARGETS["pop_category_recall@10"]
     assert abs(v1["pop_category_recall@10"] - target) > tolerance
-    # The subcategory-frequency oracle is well below v1's near-classification at category level.
-    assert values["oracle_category_recall@10"] < v1["oracle_category_recall@10"] - 0.2
+    # The subcategory-frequency oracle stays below v1's near-classification at category level (by less than
+    # before the ceiling's bound, tests/test_synth_ceiling.py, which needs the subcategory to matter).
+    assert values["oracle_category_recall@10"] < v1["oracle_category_recall@10"] - 0.05
+    assert values["oracle_category_ndcg@10"] < v1["oracle_category_ndcg@10"]
 
 
 def test_popularity_profile_on_written_files_matches_in_memory_tables(v2_raw):

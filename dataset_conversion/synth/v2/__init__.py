@@ -12,6 +12,8 @@ v2 keeps v1's sizes, taxonomy, windowing and file layout, and changes what a ben
   (``poses.render_poses(subcategory, style, n_frames, rng)``) and its targets from real BlazePose output;
 * ``calibration`` -- the model-free targets, the knobs, and the numpy measurements
   (popularity profile, subcategory-frequency oracle) that check them.
+* ``ceiling`` -- the generator's ceiling: each test video's positives predicted from its subcategory and
+  hidden style by re-running the annotation process (Monte Carlo), ranked and scored.
 
 See ``docs/synthetic-data.md``. v1 (the modules one level up) stays unchanged and byte-reproducible.
 """

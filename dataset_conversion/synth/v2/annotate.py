@@ -2,7 +2,8 @@
 
 For one video (subcategory ``s``, style, context ``c``) the experts first agree on item *kinds*:
 
-* a **staple** kind with chance :data:`~.calibration.STAPLE_RATES` ``[c][kind]`` (the context, not the pose);
+* a **staple** kind with chance :data:`~.calibration.STAPLE_RATES` ``[c][kind]`` (the context, not the pose)
+  times :func:`staple_lean` (everyday staples lean a little to one video category);
 * a **core** kind (one that suits ``s``, weight ``w``) with chance
   ``CORE_RATE[c] * w ** CORE_SHAPE * CONTEXT_GROUP_SHIFT[c][group]`` (clipped to [0, 0.95]).
 
@@ -23,9 +24,10 @@ import numpy as np
 
 from ..annotate import EXPERT_NOISE, MAX_ITEMS, MIN_ITEMS, SCORE_GAIN, SCORE_NEUTRAL, style_affinity
 from ..plan import random_streams
+from ..taxonomy import CATEGORIES
 from .calibration import (
-    APPEAL_GAIN, CONTEXT_GROUP_SHIFT, CORE_RATE, CORE_SHAPE, EXPERT_AGREEMENT, INSTANCE_NOISE, STAPLE_RATES,
-    STAPLE_RELEVANCE,
+    APPEAL_GAIN, CONTEXT_GROUP_SHIFT, CORE_RATE, CORE_SHAPE, EXPERT_AGREEMENT, INSTANCE_NOISE, STAPLE_LEAN,
+    STAPLE_LEAN_CATEGORY, STAPLE_RATES, STAPLE_RELEVANCE,
 )
 from .catalogue import STAPLES, Item, core_candidates
 from .plan import VideoPlan
@@ -53,13 +55,23 @@ class _Catalogue:
             self.core_kinds[sub] = (kinds, np.array([self.kind_of_name[self.kind_names[k]].suits[sub] for k in kinds]))
 
 
+def staple_lean(kind: str, category: str) -> float:
+    """The factor on a staple's chance in a video of ``category`` (:data:`~.calibration.STAPLE_LEAN`)."""
+    lean = STAPLE_LEAN_CATEGORY.get(kind)
+    if lean is None:
+        return 1.0
+    return STAPLE_LEAN if lean == category else (len(CATEGORIES) - STAPLE_LEAN) / (len(CATEGORIES) - 1)
+
+
 def _kind_chances(plan: VideoPlan, catalogue: _Catalogue):
     """Candidate kinds of a video, their chance of being agreed on, their base relevance and which are core."""
     core, weights = catalogue.core_kinds.get(plan.subcategory, (np.zeros(0, int), np.zeros(0)))
     shift = np.array([CONTEXT_GROUP_SHIFT[plan.context].get(catalogue.group_of_kind[k], 1.0) for k in core])
     core_chance = CORE_RATE[plan.context] * weights**CORE_SHAPE * shift
     staples = catalogue.staple_kinds
-    staple_chance = np.array([STAPLE_RATES[plan.context][catalogue.kind_names[k]] for k in staples])
+    staple_chance = np.array([STAPLE_RATES[plan.context][catalogue.kind_names[k]] * staple_lean(catalogue.kind_names[k],
+                                                                                                 plan.category)
+                              for k in staples])  # fmt: skip
     kinds = np.concatenate([core, staples])
     chances = np.clip(np.concatenate([core_chance, staple_chance]), 0.0, MAX_CHANCE)
     relevance = np.concatenate([weights, np.full(len(staples), STAPLE_RELEVANCE)])

@@ -3,8 +3,9 @@
 Targets (:data:`CALIBRATION_TARGETS`) are facts about the real Pose-OBE that need no model: the
 paper's Table 1 Pop row at category level and its Random rows, Table 3's group sizes, 3 to 10 items
 per video and the window count; the pose statistics are the pose renderer's
-(:data:`~.pose_calibration.POSE_TARGETS`). Knobs (``CONTEXT_SHARES``, ``STAPLE_RATES``, ``CORE_*``,
-``APPEAL_*``) were set by measuring these targets on generated data with the functions below (numpy
+(:data:`~.pose_calibration.POSE_TARGETS`). Knobs (``CONTEXT_SHARES``, ``STAPLE_RATES``, ``STAPLE_LEAN*``,
+``CORE_*``, ``APPEAL_*``) were set by measuring these targets, and the generator ceiling's lower bound
+(:data:`PAPER_VIDEO_ONLY_BOUND`), on generated data with the functions below and :mod:`.ceiling` (numpy
 and pandas only; no model was trained or consulted).
 
 "Pop" here is the model-free popularity ranking the plug-in's Pop computes: rank items (or
@@ -52,6 +53,18 @@ CALIBRATION_TARGETS: dict[str, tuple[float, float, str]] = {
     "items_per_video_min": (PAPER_ITEMS_PER_VIDEO[0], 0, "paper, Pose-OBE appendix (3 to 10 items)"),
     "items_per_video_max": (PAPER_ITEMS_PER_VIDEO[1], 0, "paper, Pose-OBE appendix (3 to 10 items)"),
 }
+# A lower bound on the pose-visible ceiling, from Table 1's best video-only rows (window level): on the real
+# Pose-OBE, models that see only the video reach Cat R@10 0.6444 / N@10 0.6960 (PoseRec; C3D 0.6364) and Ins
+# R@10 0.2067 / N@10 0.2375, so the real data's video-visible information supports at least that much. In the
+# generator the video-visible information is the subcategory and the hidden style, so the generator's ceiling
+# that knows exactly those (:func:`.ceiling.generator_ceiling`) must reach these figures, or the stand-in is
+# less informative than the real data. A bound, not a target; checked by tests/test_synth_ceiling.py.
+PAPER_VIDEO_ONLY_BOUND: dict[str, dict[str, float]] = {
+    "category": {"recall@10": 0.6444, "ndcg@10": 0.6960},
+    "instance": {"recall@10": 0.2067, "ndcg@10": 0.2375},
+}
+VIDEO_ONLY_BOUND_SOURCE = "paper, Table 1, best video-only rows (PoseRec), window level"
+
 # Note on the Pop row: ranks 1-5 carry 0.076 of the test positives, ranks 6-10 0.30 and ranks 11-20 only 0.013.
 # With train and test videos drawn alike (the stratified split), training counts order the categories as the
 # test shares do, so ranks 1-5 cannot carry 4x less than 6-10 (per-unit recall normalisation allows ~3x at
@@ -72,15 +85,22 @@ EVERYDAY_STAPLES = ("t-shirt", "sneakers", "soft light filter", "plain wall", "b
 STAPLE_RATES: dict[str, dict[str, float]] = {
     context: {
         **{kind: (0.97 if context in RICH_CONTEXTS else 0.01) for kind in SCENE_STAPLES},
-        **{kind: (0.04 if context in RICH_CONTEXTS else 0.50) for kind in EVERYDAY_STAPLES},
+        **{kind: (0.04 if context in RICH_CONTEXTS else 0.47) for kind in EVERYDAY_STAPLES},
     }
     for context in CONTEXT_SHARES
 }
+# Everyday staples lean to one video category each (sneakers to sports, ...), the part of a staple's chance
+# that the pose can see: x STAPLE_LEAN in that category, x (3 - STAPLE_LEAN) / 2 in the other two (mean 1
+# over the three balanced categories, so popularity is unchanged). Scene staples follow the context only.
+STAPLE_LEAN_CATEGORY: dict[str, str] = {"t-shirt": "daily action", "plain wall": "daily action", "sneakers": "sports",
+                                        "soft light filter": "art", "blurred background": "art"}  # fmt: skip
+STAPLE_LEAN = 1.25
 STAPLE_RELEVANCE = 0.55  # the experts' judgement of a staple's fit (scores mostly positive, lower than essentials)
-# Subcategory-specific ("core") kinds: inclusion chance = CORE_RATE[context] * weight ** CORE_SHAPE, before the
-# experts' agreement (the paper's intersection of 3 or more experts lowers every chance).
-CORE_RATE: dict[str, float] = {"home": 0.15, "outdoors": 0.15, "studio": 0.15, "stage": 0.8, "party": 0.8}
-CORE_SHAPE = 0.0  # every kind that suits the subcategory is as likely: the weight only sets its score
+# Subcategory-specific ("core") kinds: inclusion chance = CORE_RATE[context] * weight ** CORE_SHAPE, clipped to
+# 0.95, before the experts' agreement (the paper's intersection of 3 or more experts lowers every chance).
+# Dressed-up scenes take most kinds that suit the subcategory (a rate above 1 saturates the essential ones).
+CORE_RATE: dict[str, float] = {"home": 0.15, "outdoors": 0.15, "studio": 0.15, "stage": 1.2, "party": 1.2}
+CORE_SHAPE = 1.5  # essential kinds (weight 1) are chosen far more often than incidental ones (0.3: 0.16 x)
 # Context shifts the groups: more props at home, more backgrounds on a stage, and so on.
 CONTEXT_GROUP_SHIFT: dict[str, dict[str, float]] = {
     "home": {"others": 1.4, "background": 0.8},
@@ -132,40 +152,98 @@ def _level_annotations(tables: RawTables, level: str) -> tuple[pd.DataFrame, np.
     return merge_annotations(tables.annotations, item_to_category), np.array(sorted(set(name_to_id.values())))
 
 
-def _recall_at(ranking: np.ndarray, positives: np.ndarray, ks) -> np.ndarray:
-    """(n_units, len(ks)) recall of per-unit rankings (n_units, n_candidates) against 0/1 ``positives``."""
-    ranked_hits = np.take_along_axis(positives, ranking, axis=1)
+def item_columns(tables: RawTables, level: str) -> np.ndarray:
+    """For each row of ``tables.items``, its column among ``level``'s candidates (instance: itself;
+    category: its name's category, in the order :func:`positive_matrix` uses)."""
+    if level == "instance":
+        return np.arange(len(tables.items))
+    name_to_id = category_ids(tables.items["name"].tolist())
+    categories = np.array(sorted(set(name_to_id.values())))
+    return np.searchsorted(categories, tables.items["name"].map(name_to_id).to_numpy())
+
+
+def positive_matrix(tables: RawTables, level: str) -> np.ndarray:
+    """(n_videos, n_candidates) 0/1 matrix of positive annotations (score > 0; at category level the mean
+    score of the merged instances, as the converter labels them), rows in ``tables.videos`` order."""
+    annotations, candidates = _level_annotations(tables, level)
+    column = {c: j for j, c in enumerate(candidates)}
+    positive = annotations[annotations["score"].astype(float) > 0]
+    matrix = np.zeros((len(tables.videos), len(candidates)))
+    rows = pd.Index(tables.videos["video_id"]).get_indexer(positive["video_id"])
+    matrix[rows, positive["item_id"].map(column).to_numpy()] = 1.0
+    return matrix
+
+
+def evaluated_units(tables: RawTables, positives: np.ndarray, unit: str) -> tuple[np.ndarray, np.ndarray]:
+    """The evaluated test videos (test split, at least one positive, as RecBole drops the others) as a
+    boolean mask over ``tables.videos``, and each one's weight: its window count (``unit="window"``, every
+    window of a video has the video's positives) or 1 (``unit="video"``)."""
+    if unit not in ("window", "video"):
+        raise ValueError(f"unit must be 'window' or 'video', got {unit!r}")
+    test = (tables.videos["split"] == "test").to_numpy() & (positives.sum(axis=1) > 0)
+    weight = tables.videos["n_windows"].to_numpy(dtype=float) if unit == "window" else np.ones(len(test))
+    return test, weight[test]
+
+
+def ranking_metrics(keys: np.ndarray, positives: np.ndarray, weights: np.ndarray, ks=TOP_K) -> dict[str, float]:
+    """Weighted means over units of Recall@K and NDCG@K (RecBole's definitions) of full rankings.
+
+    Args:
+        keys (numpy.ndarray): (n_units, n_candidates) ranking keys, higher first (ties: column order).
+        positives (numpy.ndarray): (n_units, n_candidates) 0/1 ground truth; every row has a positive.
+        weights (numpy.ndarray): (n_units,) weight of each unit (e.g. its number of windows).
+        ks: the cut-offs.
+
+    Returns:
+        dict: ``{"recall@K": ..., "ndcg@K": ...}`` for every K. Recall@K = hits in the top K / positives;
+        NDCG@K = sum over hits at rank r <= K of 1 / log2(r + 1), over the same sum for the first
+        min(positives, K) ranks.
+    """
+    ranking = np.argsort(-np.asarray(keys, dtype=float), axis=1, kind="stable")
+    depth = min(max(ks), positives.shape[1])
+    hits = np.take_along_axis(np.asarray(positives, dtype=float), ranking[:, :depth], axis=1)
     n_pos = positives.sum(axis=1)
-    return np.stack([ranked_hits[:, :k].sum(axis=1) / n_pos for k in ks], axis=1)
+    discount = 1.0 / np.log2(np.arange(2, depth + 2))
+    ideal = np.cumsum(discount)
+    metrics = {}
+    for k in ks:
+        top = min(k, depth)
+        recall = hits[:, :top].sum(axis=1) / n_pos
+        ndcg = (hits[:, :top] * discount[:top]).sum(axis=1) / ideal[np.minimum(n_pos, top).astype(int) - 1]
+        metrics[f"recall@{k}"] = float(np.average(recall, weights=weights))
+        metrics[f"ndcg@{k}"] = float(np.average(ndcg, weights=weights))
+    return metrics
 
 
-def popularity_profile(tables: RawTables, level: str = "category", unit: str = "window", ks=TOP_K,
-                       within_subcategory: bool = False) -> dict[int, float]:  # fmt: skip
-    """Test recall@K of the training-popularity ranking (module docstring).
+def popularity_metrics(tables: RawTables, level: str = "category", unit: str = "window", ks=TOP_K,
+                       within_subcategory: bool = False) -> dict[str, float]:  # fmt: skip
+    """Test Recall@K and NDCG@K (:func:`ranking_metrics`) of the training-popularity ranking (module docstring).
 
     ``within_subcategory``: the subcategory-frequency oracle, which counts only the training videos of
     the test video's own (true) subcategory (ties: overall popularity, then id order).
     """
-    annotations, candidates = _level_annotations(tables, level)
-    column = {c: j for j, c in enumerate(candidates)}
-    videos = tables.videos.set_index("video_id")
-    positive = annotations[annotations["score"].astype(float) > 0]
-    matrix = np.zeros((len(videos), len(candidates)))  # video x candidate: 1 if a positive annotation
-    matrix[videos.index.get_indexer(positive["video_id"]), positive["item_id"].map(column).to_numpy()] = 1.0
-    weight = videos["n_windows"].to_numpy(dtype=float) if unit == "window" else np.ones(len(videos))
+    matrix = positive_matrix(tables, level)
+    videos = tables.videos
+    window_weight = videos["n_windows"].to_numpy(dtype=float)  # Pop counts training windows
     train = (videos["split"] == "train").to_numpy()
-    test = (videos["split"] == "test").to_numpy() & (matrix.sum(axis=1) > 0)
-    overall = (matrix[train] * weight[train, None]).sum(axis=0)
+    test, unit_weight = evaluated_units(tables, matrix, unit)
+    overall = (matrix[train] * window_weight[train, None]).sum(axis=0)
     if within_subcategory:
         subs = videos["subcategory"].to_numpy()
-        own = np.stack([(matrix[train & (subs == s)] * weight[train & (subs == s), None]).sum(axis=0) for s in subs[test]])
+        counts = {s: (matrix[train & (subs == s)] * window_weight[train & (subs == s), None]).sum(axis=0)
+                  for s in np.unique(subs[test])}  # fmt: skip
+        own = np.stack([counts[s] for s in subs[test]]) if test.any() else np.zeros((0, len(overall)))
         keys = own * (overall.max() + 1.0) + overall  # own count first, overall count breaks ties
     else:
-        keys = np.broadcast_to(overall, (int(test.sum()), len(candidates)))
-    ranking = np.argsort(-keys, axis=1, kind="stable")
-    recall = _recall_at(ranking, matrix[test], ks)
-    unit_weight = weight[test]
-    return {k: float(np.average(recall[:, j], weights=unit_weight)) for j, k in enumerate(ks)}
+        keys = np.broadcast_to(overall, (int(test.sum()), len(overall)))
+    return ranking_metrics(keys, matrix[test], unit_weight, ks)
+
+
+def popularity_profile(tables: RawTables, level: str = "category", unit: str = "window", ks=TOP_K,
+                       within_subcategory: bool = False) -> dict[int, float]:  # fmt: skip
+    """Test recall@K (``{K: recall}``) of :func:`popularity_metrics`' ranking."""
+    metrics = popularity_metrics(tables, level, unit, ks, within_subcategory)
+    return {k: metrics[f"recall@{k}"] for k in ks}
 
 
 def dataset_facts(tables: RawTables) -> dict[str, float]:
@@ -191,9 +269,9 @@ def measure(tables: RawTables) -> dict[str, float]:
         for unit in ("window", "video"):
             for oracle in (False, True):
                 name = "oracle" if oracle else "pop"
-                profile = popularity_profile(tables, level, unit, within_subcategory=oracle)
+                metrics = popularity_metrics(tables, level, unit, within_subcategory=oracle)
                 suffix = "" if unit == "window" else "_per_video"
-                values.update({f"{name}_{level}_recall@{k}{suffix}": v for k, v in profile.items()})
+                values.update({f"{name}_{level}_{metric}{suffix}": v for metric, v in metrics.items()})
     return values
 
 
