@@ -141,6 +141,16 @@ def small_dataset_dir(tmp_path_factory, small_raw_dir, text_cache_dir) -> SmallD
     return SmallDataset(data_path, SMALL_NAME, SMALL_CAT_NAME, small_raw_dir, text_cache_dir)
 
 
+def copy_converted(source: Path, target: Path) -> Path:
+    """Copy a converted dataset folder without the pose store that other tests' runs may have written into it."""
+    from recbole_poserec.data.pose_store import STORED_SUFFIXES, store_files
+
+    name = source.name
+    stored = {path.name for suffix in STORED_SUFFIXES for path in store_files(source / f"{name}.{suffix}")}
+    shutil.copytree(source, target, ignore=lambda folder, names: [n for n in names if n in stored])
+    return target
+
+
 @pytest.fixture
 def copy_of(tmp_path):
     """``copy_of(dir) -> a private copy`` for tests that modify a shared directory."""

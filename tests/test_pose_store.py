@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import pickle
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,15 +20,14 @@ from recbole_poserec.config import Config
 from recbole_poserec.data.dataset import StoredDataset, create_dataset, dataset_class
 from recbole_poserec.data.pose_store import STORED_SUFFIXES, store_files, store_paths
 
+from conftest import copy_converted
+
 
 @pytest.fixture
 def data_path(small_dataset_dir, tmp_path) -> Path:
     """A private copy of the small instance-level dataset (the store is written beside its files)."""
     root = tmp_path / "data"
-    name = small_dataset_dir.name
-    source = small_dataset_dir.instance_dir  # other tests' runs may have written a store there: not copied
-    stored = {path.name for suffix in STORED_SUFFIXES for path in store_files(source / f"{name}.{suffix}")}
-    shutil.copytree(source, root / name, ignore=lambda folder, names: [n for n in names if n in stored])
+    copy_converted(small_dataset_dir.instance_dir, root / small_dataset_dir.name)
     return root
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import shutil
 from pathlib import Path
 
 import pytest
+
+from conftest import copy_converted
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "speed_ratios.py"
 
@@ -25,7 +26,7 @@ def test_figures_on_the_small_dataset(speed_ratios, small_dataset_dir, tmp_path,
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)  # restored after: RecBole's Config sets it
     out = tmp_path / "ratios.json"
     data_path = tmp_path / "data"  # a copy: the run writes a pose store beside the atomic files
-    shutil.copytree(small_dataset_dir.instance_dir, data_path / small_dataset_dir.name)
+    copy_converted(small_dataset_dir.instance_dir, data_path / small_dataset_dir.name)
     code = speed_ratios.main(["--dataset", small_dataset_dir.name, "--data-path", str(data_path),
                               "--windows-per-batch", "8", "--batches", "2", "--threads", "1", "--json", str(out)])
     assert code == 0
