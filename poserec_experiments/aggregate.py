@@ -53,13 +53,14 @@ def group_results(results, group_keys) -> dict[tuple, list[dict]]:
     return groups
 
 
-def aggregate_runs(results, group_keys=("level", "variant")) -> list[dict]:
-    """Long-format rows ``{<group keys>, metric, mean, std, seeds}`` of the test metrics."""
+def aggregate_runs(results, group_keys=("level", "variant"), field: str = "test_result") -> list[dict]:
+    """Long-format rows ``{<group keys>, metric, mean, std, seeds}`` of the test metrics in each result's
+    ``field`` (``test_video_result``: the video level); results without it (null or absent) are left out."""
     rows = []
-    for group, members in group_results(results, group_keys).items():
-        metrics = ordered_metrics({m for r in members for m in r["test_result"]})
+    for group, members in group_results([r for r in results if r.get(field)], group_keys).items():
+        metrics = ordered_metrics({m for r in members for m in r[field]})
         for metric in metrics:
-            values = [r["test_result"][metric] for r in members if metric in r["test_result"]]
+            values = [r[field][metric] for r in members if metric in r[field]]
             mean, std = mean_std(values)
             rows.append(dict(zip(group_keys, group)) | {"metric": metric, "mean": mean, "std": std,
                                                         "seeds": len(values)})

@@ -1,25 +1,41 @@
 """Table 1 benchmark: every model on both levels with N seeds, same files, split and evaluator.
 
-``python -m poserec_experiments.benchmark [--seeds 3] [--models Random Pop FM DeepFM NeuMF AFN FRNet PoseRec]
-[--levels ins cat] [--data-path dataset/] [--out results/] [--quick] [--epochs N]``
+``python -m poserec_experiments.benchmark [--seeds 3] [--models Random Pop PoseKNN FM DeepFM NeuMF AFN FRNet
+PoseRec] [--levels ins cat] [--protocols window video] [--budget cpu|converged] [--data-path dataset/]
+[--out results/] [--quick] [--epochs N]``
 
 Levels: ``ins`` = dataset ``pose-obe`` (Ins Rec), ``cat`` = ``pose-obe-cat`` (Cat Rec); both are generated
 (synthetic stand-in) when missing. Each (level, model, seed) is one RecBole run in its own process
 (:mod:`poserec_experiments.runner`) with RecBole ``seed`` = 2022, 2023, ...; the model is selected
-on the validation NDCG@10 and its test metrics are reported (``saved=True``).
+on the validation NDCG@10 (window level) and its test metrics are reported (``saved=True``).
 
-Training budget: ``poserec_experiments/budgets/benchmark.yaml`` per model, layered over each model's YAML
-(``properties/model/<Model>.yaml``; ``eval_step`` from ``properties/overall.yaml``), unless ``--epochs`` /
-``--stopping-step`` / ``--eval-step`` override it; Random and Pop have nothing to train and always keep
-their YAML's single epoch.
+Protocols: every run is tested at the window level (RecBole's full ranking per 10-frame window) and the
+video level (per test video, its item scores aggregating its windows' scores by ``video_aggregation``),
+the plug-in's ``eval_protocols``; ``--protocols`` chooses which of them the outputs report (default both).
+A stored result made before video-level evaluation existed has no video-level figures: its video cells
+are missing and ``table1.md`` lists it.
+
+Training budget (``--budget``; default ``converged`` with ``--device cuda``, else ``cpu``), per model,
+layered over each model's YAML (``properties/model/<Model>.yaml``; ``eval_step`` from
+``properties/overall.yaml``), unless ``--epochs`` / ``--stopping-step`` / ``--eval-step`` override it:
+``cpu`` = ``poserec_experiments/budgets/benchmark.yaml`` (fits this project's 2-core machines), ``converged``
+= ``benchmark-converged.yaml`` (every model validated every epoch, early stopping). Random, Pop and PoseKNN
+have nothing to train and always keep their YAML's single epoch. The budgets keep their runs apart
+(``runs/benchmark/`` and ``runs/benchmark-converged/``), and a table is never made of runs of different
+budgets: stored runs that disagree are one ``error:`` line and nothing is written.
 
 Outputs (under ``--out``, default ``results/``):
 
-``table1.csv``   ``level,model,metric,mean,std,seeds`` (long format; std = sample std, ddof 1; 0 for one seed)
-``timings.csv``  ``level,model,train_seconds_mean,test_seconds_mean,seeds``
-``table1.md``    the paper's layout (mean ± std, best per column bold) with a provenance / budget header
-``table1.png``   grouped bars of the 12 metrics per model; ``timings.png`` training and test wall time
-``runs/benchmark/<level>-<model>-seed<k>.json``  one stored result per run (resumable: reused next time)
+``table1.csv``        ``level,protocol,model,metric,mean,std,seeds`` (long format; std = sample std, ddof 1; 0
+                      for one seed; ``protocol`` ``window`` or ``video``)
+``ceilings.csv``      ``level,protocol,ceiling,metric,value``: the oracles of :mod:`poserec_experiments.ceilings`
+``significance.csv``  PoseRec vs every other model (:mod:`poserec_experiments.significance`)
+``timings.csv``       ``level,model,device,train_seconds_mean,test_seconds_mean,seeds``
+``table1.md``         the paper's layout per protocol (mean ± std, best per column bold; the ceilings below a
+                      rule, never bold), the p-values, a provenance / budget header
+``table1.png``        grouped bars of the 12 metrics per model and protocol; ``timings.png`` wall times
+``runs/<study>/<level>-<model>-seed<k>.json``  one stored result per run (resumable: reused next time);
+                      ``<study>`` = ``benchmark`` (cpu budget) or ``benchmark-converged``
 
 Per-run logs and checkpoints go to ``--work-dir`` (default ``benchmark_runs/``, gitignored).
 
@@ -29,7 +45,8 @@ Neither changes a run's identity: stored runs are reused whatever the device. Ea
 ``device``; ``table1.md`` states the devices, and timings of different devices are never one row
 (``timings.csv`` has a ``device`` column).
 
-``--quick``: 1 seed, 1 epoch, models Pop FM PoseRec unless ``--models`` is given, output under
+``--quick``: 1 seed, 1 epoch, the cpu budget unless ``--budget`` is given, models Pop FM PoseRec unless
+``--models`` is given, output under
 ``benchmark_runs/quick/`` unless ``--out`` is given (so ``results/`` is not overwritten).
 
 Bad input and interruptions (:mod:`poserec_experiments.arguments`, :mod:`poserec_experiments.runner`):
@@ -54,6 +71,7 @@ import sys
 from pathlib import Path
 
 from dataset_conversion.entrypoint import ArgumentParser, run_main
+from dataset_conversion.errors import DataError
 from poserec_experiments.aggregate import (
     METRIC_ORDER,
     aggregate_runs,
@@ -75,7 +93,8 @@ from poserec_experiments.arguments import (
     unique_values,
     writable_directory,
 )
-from poserec_experiments.budgets import read_budget
+from poserec_experiments.budgets import BUDGETS_DIR, read_budget
+from poserec_experiments.ceilings import CEILINGS_HEADER, ceiling_rows, dataset_ceilings
 from poserec_experiments.derived_datasets import dataset_config_files, ensure_dataset, read_meta
 from poserec_experiments.report import (
     format_duration,
@@ -87,14 +106,38 @@ from poserec_experiments.report import (
     write_markdown,
 )
 from poserec_experiments.readme import README, paper_table1_markdown, replace_section, writes_repository_results
-from poserec_experiments.runner import ResultStore, RunSpec, check_store, collect, result_device, run_all
+from poserec_experiments.runner import (
+    PROTOCOL_RESULTS,
+    PROTOCOLS,
+    ResultStore,
+    RunSpec,
+    check_store,
+    collect,
+    result_device,
+    run_all,
+)
+from poserec_experiments.significance import (
+    SIGNIFICANCE_HEADER,
+    compare_models,
+    method_lines,
+    significance_markdown,
+)
 
-STUDY = "benchmark"
-MODELS = ("Random", "Pop", "FM", "DeepFM", "NeuMF", "AFN", "FRNet", "PoseRec")
+# --budget -> its study: the name of its budget file (budgets/<study>.yaml) and of its store (runs/<study>/)
+BUDGETS = {"cpu": "benchmark", "converged": "benchmark-converged"}
+MODELS = ("Random", "Pop", "PoseKNN", "FM", "DeepFM", "NeuMF", "AFN", "FRNet", "PoseRec")
 QUICK_MODELS = ("Pop", "FM", "PoseRec")
-FIXED_BUDGET_MODELS = frozenset({"Random", "Pop"})  # nothing to train: their YAML's one epoch is kept
+FIXED_BUDGET_MODELS = frozenset({"Random", "Pop", "PoseKNN"})  # nothing to train: their YAML's one epoch is kept
+RUN_BUDGET_KEYS = ("epochs", "stopping_step", "eval_step")  # a run's budget as run (worker's ``budget``)
 DEFAULT_SEEDS = 3
-TABLE1_HEADER = ["level", "model", "metric", "mean", "std", "seeds"]
+TABLE1_HEADER = ["level", "protocol", "model", "metric", "mean", "std", "seeds"]
+PROTOCOL_LABELS = {"window": "window level", "video": "video level"}
+PROTOCOL_TEXT = {
+    "window": "each test window (10 frames) is a unit; RecBole's full ranking over all items of the level",
+    "video": "each test video is a unit; its score for an item aggregates its windows' scores "
+             "(`video_aggregation`); full ranking against the video's positives",
+}
+ORACLE_HEADING = "oracles: use metadata no model may see (reference, never bold)"
 TIMINGS_HEADER = ["level", "model", "device", "train_seconds_mean", "test_seconds_mean", "seeds"]
 
 
@@ -104,9 +147,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--models", nargs="+", default=None, type=model_name, metavar="MODEL",
                         help=f"plug-in or RecBole models (default: {' '.join(MODELS)})")
     parser.add_argument("--levels", nargs="+", default=["ins", "cat"], choices=["ins", "cat"])
+    parser.add_argument("--protocols", nargs="+", default=list(PROTOCOLS), choices=PROTOCOLS,
+                        help="evaluation protocols reported (default both; every run evaluates both)")
+    parser.add_argument("--budget", choices=sorted(BUDGETS), default=None,
+                        help="training budget (default: converged with --device cuda, else cpu)")
     parser.add_argument("--out", default=None, help="output directory (default results/; --quick: benchmark_runs/quick/)")
     add_common_arguments(parser)
     return parser
+
+
+def budget_name(args) -> str:
+    """``--budget`` as given, else ``converged`` with ``--device cuda`` and ``cpu`` otherwise."""
+    return args.budget or ("converged" if args.device == "cuda" else "cpu")
 
 
 def build_specs(args, data_path: Path) -> list[RunSpec]:
@@ -115,22 +167,25 @@ def build_specs(args, data_path: Path) -> list[RunSpec]:
     budget = budget_overrides(args.epochs, args.stopping_step, args.eval_step)
     overrides = parse_overrides(args.overrides)
     datasets = {"ins": args.ins_dataset, "cat": args.cat_dataset}
-    per_model = read_budget(STUDY)
+    study = BUDGETS[budget_name(args)]
+    per_model = read_budget(study)
     specs = []
     for seed in seeds:
         for level in args.levels:
             for model in args.models:
                 trained = model not in FIXED_BUDGET_MODELS
                 config = (dict(per_model.get(model, {})) | budget if trained else {}) | overrides
-                specs.append(RunSpec(study=STUDY, level=level, variant=model, model=model, dataset=datasets[level],
+                specs.append(RunSpec(study=study, level=level, variant=model, model=model, dataset=datasets[level],
                                      seed=seed, data_path=str(args.data_path), config=config,
                                      config_files=dataset_config_files(datasets[level], level)))
     return specs
 
 
 def budget_table(results, models) -> str:
-    """Markdown: per model the budget as run (epochs / stopping_step / eval_step) and the epochs actually run."""
-    lines = ["| model | max epochs | stopping_step | eval_step | epochs run (mean) |", "| --- | ---: | ---: | ---: | ---: |"]
+    """Markdown: per model the budget as run (epochs / stopping_step / eval_step), the epochs actually run
+    (mean, min-max over its runs) and the mean wall time of a run."""
+    lines = ["| model | max epochs | stopping_step | eval_step | epochs run (mean, range) | wall time per run (mean) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for model in models:
         members = [r for r in results if r["spec"]["model"] == model]
         if not members:
@@ -141,9 +196,38 @@ def budget_table(results, models) -> str:
 
         epochs_run = [r.get("timing", {}).get("train_epochs") for r in members]
         epochs_run = [e for e in epochs_run if e is not None]
-        mean_run = f"{statistics.fmean(epochs_run):.1f}" if epochs_run else "?"
-        lines.append(f"| {model} | {values('epochs')} | {values('stopping_step')} | {values('eval_step')} | {mean_run} |")
+        mean_run = (f"{statistics.fmean(epochs_run):.1f} ({min(epochs_run)}-{max(epochs_run)})" if epochs_run
+                    else "?")
+        walls = [r["wall_seconds"] for r in members if "wall_seconds" in r]
+        wall = f"{statistics.fmean(walls):.1f} s" if walls else "?"
+        lines.append(f"| {model} | {values('epochs')} | {values('stopping_step')} | {values('eval_step')} | "
+                     f"{mean_run} | {wall} |")
     return "\n".join(lines) + "\n"
+
+
+def check_one_budget(results, study: str, store_root: Path) -> None:
+    """DataError (one line) unless the stored runs of one table were made under one budget: each stored
+    under ``study`` (the budget's own store) and each trained model's runs with the same
+    :data:`RUN_BUDGET_KEYS` as run (the worker's ``budget``: a model YAML edited between runs changes them
+    without changing the runs' fingerprints)."""
+    for result in results:
+        stored_under = result["spec"].get("study", study)
+        if stored_under != study:
+            raise DataError(store_root / f"{result['key']}.json",
+                            f"was run under the '{stored_under}' budget, not '{study}': one table never mixes "
+                            "budgets (move it away to run it again)")
+    for model in dict.fromkeys(r["spec"]["model"] for r in results):
+        if model in FIXED_BUDGET_MODELS:
+            continue
+        seen = {}
+        for result in (r for r in results if r["spec"]["model"] == model):
+            seen.setdefault(tuple((result.get("budget") or {}).get(k) for k in RUN_BUDGET_KEYS), result["key"])
+        if len(seen) > 1:
+            (first, a), (second, b) = list(seen.items())[:2]
+            as_text = lambda budget: ", ".join(f"{k} {v}" for k, v in zip(RUN_BUDGET_KEYS, budget))  # noqa: E731
+            raise DataError(store_root, f"{model}'s stored runs ran under different budgets ({a}: {as_text(first)}; "
+                                        f"{b}: {as_text(second)}): one table never mixes budgets (move the "
+                                        "stale runs away to run them again)")
 
 
 def timing_table(timing_rows, levels) -> str:
@@ -179,17 +263,76 @@ def run_overrides(specs, models) -> dict:
     return {m: next((s.config for s in specs if s.model == m), {}) for m in models}
 
 
-def readme_section(table_markdown: str, provenance: list[str], command: str) -> str:
-    """The README's results section: this repository's table beside the paper's (labelled as such)."""
-    return "\n".join([
-        "### Table 1 on the default data (written by the benchmark)",
-        "",
-        *provenance,
-        "",
-        f"Regenerated by `{command}`; details, budgets and timings in [results/table1.md](results/table1.md), "
-        "plot in [results/table1.png](results/table1.png).",
-        "",
-        table_markdown,
+def protocol_rows(results, protocols) -> list[dict]:
+    """:func:`aggregate_runs` rows per protocol (``protocol`` and ``model`` added), in ``protocols`` order."""
+    return [r | {"model": r["variant"], "protocol": protocol}
+            for protocol in protocols
+            for r in aggregate_runs(results, ("level", "variant"), PROTOCOL_RESULTS[protocol])]
+
+
+def reference_rows(ceilings_by_level: dict, protocol: str) -> list[tuple[str, dict]]:
+    """:func:`~poserec_experiments.report.wide_table`'s ``reference_rows`` of the ceilings under ``protocol``."""
+    labels = list(dict.fromkeys(c.label for ceilings in ceilings_by_level.values() for c in ceilings))
+    return [(label, {(level, metric): value
+                     for level, ceilings in ceilings_by_level.items() for c in ceilings if c.label == label
+                     for metric, value in c.figures.get(protocol, {}).items()})
+            for label in labels]
+
+
+def protocol_tables(rows, ceilings_by_level, groups, protocols, models_run) -> dict[str, str]:
+    """One markdown table per protocol: the models (best per column bold), then the ceilings below a rule."""
+    return {protocol: wide_table([r for r in rows if r["protocol"] == protocol], "model", groups, list(METRIC_ORDER),
+                                 first_header="model", row_order=models_run,
+                                 reference_rows=reference_rows(ceilings_by_level, protocol),
+                                 reference_heading=ORACLE_HEADING)
+            for protocol in protocols}
+
+
+def ceiling_notes(ceilings_by_level: dict) -> list[str]:
+    """Markdown bullets: what each oracle is, and why one has no figures at a level."""
+    notes = [
+        "- *oracle: subcategory frequency*: ranks items by their positive training interactions within the test "
+        "video's **true subcategory** (ties: overall popularity).",
+        "- *oracle: generator ceiling* (synthetic data only): P(item is a positive | the video's subcategory and "
+        "hidden style), estimated by re-running the generator's annotation process (Monte Carlo), ranked.",
+    ]
+    for level, ceilings in ceilings_by_level.items():
+        notes += [f"- {c.label}, {LEVEL_LABELS[level]}: {c.reason}" for c in ceilings if c.reason]
+    return notes
+
+
+def missing_video_note(results, protocols) -> list[str]:
+    """A line naming the runs without video-level figures (stored before video-level evaluation existed)."""
+    if "video" not in protocols:
+        return []
+    missing = [r["key"] for r in results if not r.get(PROTOCOL_RESULTS["video"])]
+    if not missing:
+        return []
+    return [f"**No video-level figures** stored for {len(missing)} run(s) (made before video-level evaluation "
+            f"existed, or without `video` in `eval_protocols`): {', '.join(missing)}; their video-level cells "
+            "are left out (`seeds` says how many runs a cell averages).", ""]
+
+
+def video_aggregation_text(results) -> str:
+    """``mean`` (or ``max``, or ``mean, max`` when the runs differ): the ``video_aggregation`` the runs used."""
+    values = sorted({str(r["budget"]["video_aggregation"]) for r in results
+                     if "video_aggregation" in (r.get("budget") or {})})
+    return ", ".join(values) or "not recorded"
+
+
+def readme_section(tables: dict[str, str], notes: list[str], significance: str, provenance: list[str],
+                   command: str, budget: str) -> str:
+    """The README's results section: this repository's tables (both protocols, the ceilings below a rule)
+    and the p-values, beside the paper's table (labelled as such)."""
+    body = ["### Table 1 on the default data (written by the benchmark)", "", *provenance, "",
+            f"Regenerated by `{command}` (training budget `{budget}`); details, budgets and timings in "
+            "[results/table1.md](results/table1.md), plot in [results/table1.png](results/table1.png).", ""]
+    for protocol, table in tables.items():
+        body += [f"**{PROTOCOL_LABELS[protocol].capitalize()}** ({PROTOCOL_TEXT[protocol]}):", "", table]
+    body += ["The rows below the rule are ceilings, not models:", "", *notes, "",
+             "**PoseRec vs every other model** (test NDCG@10, Wilcoxon signed-rank over test units, Holm-corrected; "
+             "method in [results/table1.md](results/table1.md)):", "", significance]
+    return "\n".join(body + [
         "### The paper's Table 1 (real Pose-OBE; the authors' figures, not reproduced here)",
         "",
         "Quoted from the paper for orientation only: different data (real videos and expert annotations, "
@@ -201,19 +344,30 @@ def readme_section(table_markdown: str, provenance: list[str], command: str) -> 
 
 
 def write_outputs(out: Path, specs, summary, args, data_path: Path, command: str) -> list[Path]:
-    """table1.csv, timings.csv, table1.md, table1.png, timings.png from the stored results of ``specs``."""
+    """table1.csv, ceilings.csv, significance.csv, timings.csv, table1.md, table1.png, timings.png from the
+    stored results of ``specs``; nothing is written when they mix budgets (:func:`check_one_budget`)."""
     results = [summary.results[s.key] for s in specs if s.key in summary.results]
+    study = BUDGETS[budget_name(args)]
+    check_one_budget(results, study, out / "runs" / study)
     groups = [(level, LEVEL_LABELS[level]) for level in args.levels]
-    rows = [r | {"model": r["variant"]} for r in aggregate_runs(results, ("level", "variant"))]
+    rows = protocol_rows(results, args.protocols)
     timings = device_timings(results)
-    outputs = [write_csv(out / "table1.csv", TABLE1_HEADER, rows),
-               write_csv(out / "timings.csv", TIMINGS_HEADER, timings)]
     seeds = seed_list(args.seeds, args.first_seed)
     datasets = {"ins": args.ins_dataset, "cat": args.cat_dataset}
-    provenance = [line for level in args.levels for line in provenance_lines(read_meta(data_path, datasets[level]),
-                                                                              datasets[level])]
+    metas = {level: read_meta(data_path, datasets[level]) for level in args.levels}
+    provenance = [line for level in args.levels for line in provenance_lines(metas[level], datasets[level])]
+    ceilings = {level: dataset_ceilings(data_path, datasets[level], metas[level]) for level in args.levels}
     models_run = [m for m in args.models if any(r["spec"]["model"] == m for r in results)]
-    table = wide_table(rows, "model", groups, [m for m in METRIC_ORDER], first_header="model", row_order=models_run)
+    comparisons = compare_models(results, args.levels, args.protocols, models_run)
+    significance = significance_markdown(comparisons, LEVEL_LABELS, PROTOCOL_LABELS)
+    tables = protocol_tables(rows, ceilings, groups, args.protocols, models_run)
+    notes = ceiling_notes(ceilings)
+    budget_file = BUDGETS_DIR / f"{study}.yaml"
+    outputs = [write_csv(out / "table1.csv", TABLE1_HEADER, rows),
+               write_csv(out / "ceilings.csv", CEILINGS_HEADER,
+                         [r for r in ceiling_rows(ceilings) if r["protocol"] in args.protocols]),
+               write_csv(out / "significance.csv", SIGNIFICANCE_HEADER, [c.row() for c in comparisons]),
+               write_csv(out / "timings.csv", TIMINGS_HEADER, timings)]
     text = [
         "# Table 1: overall performance on instance (Ins Rec) and category (Cat Rec) recommendation",
         "",
@@ -224,17 +378,21 @@ def write_outputs(out: Path, specs, summary, args, data_path: Path, command: str
         "",
         "**Protocol.** Every model runs on the same converted files and the same video-level split, through "
         "RecBole's trainer and full-ranking evaluator (Recall and NDCG at 5/10/20 over all items of the level); "
-        "the checkpoint with the best validation NDCG@10 is tested (`saved=True`).",
+        "positives are the score > 0 annotations; the checkpoint with the best validation NDCG@10 (window "
+        "level) is tested (`saved=True`). Two test protocols: "
+        + "; ".join(f"**{PROTOCOL_LABELS[p]}**: {PROTOCOL_TEXT[p]}" for p in args.protocols)
+        + f". Video aggregation of the runs: {video_aggregation_text(results)}.",
         "",
         f"**Seeds.** RecBole `seed` {', '.join(map(str, seeds))}; cells are mean ± sample standard deviation "
         "(ddof = 1; 0 with one seed) over the finished seeds (`seeds` column of `table1.csv`). Best mean per "
-        "column in **bold**.",
+        "column in **bold**; the rows below the rule are oracles (`ceilings.csv`), never bold.",
         "",
-        "**Training budget** (from each model's YAML unless overridden on the command line; Random and Pop "
-        "have nothing to train):",
+        f"**Training budget: `{budget_name(args)}`** (`poserec_experiments/budgets/{budget_file.name}`, layered "
+        "over each model's YAML unless overridden on the command line; Random, Pop and PoseKNN have nothing "
+        "to train; every run of this table was made under it):",
         "",
         budget_table(results, models_run),
-        "Per-model settings of `poserec_experiments/budgets/benchmark.yaml` used (layered over the model's YAML): "
+        f"Per-model settings of `{budget_file.name}` used (layered over the model's YAML): "
         + "; ".join(f"{m}: `{overrides}`" for m, overrides in run_overrides(specs, models_run).items()) + ".",
         "",
         f"**Compute.** Sum of the runs' wall times: {format_duration(summary.compute_seconds)} "
@@ -242,22 +400,28 @@ def write_outputs(out: Path, specs, summary, args, data_path: Path, command: str
         "",
         f"**Devices.** {devices_text(results)}; timings of different devices are separate rows.",
         "",
-        table,
-        "**Wall time per run** (mean over seeds; train = RecBole `fit`, i.e. training and validation passes; "
-        "test = the test evaluation):",
-        "",
-        timing_table(timings, args.levels),
+        *missing_video_note(results, args.protocols),
     ]
+    for protocol, table in tables.items():
+        text += [f"## {PROTOCOL_LABELS[protocol].capitalize()}", "", table]
+    text += ["**Ceilings** (rows below the rule):", "", *notes, "",
+             "## Significance", "", *method_lines(), "", significance,
+             "**Wall time per run** (mean over seeds; train = RecBole `fit`, i.e. training and validation passes; "
+             "test = the window-level test evaluation):", "", timing_table(timings, args.levels)]
     if summary.not_done:
         text += ["**Runs not done** (failed or running in another process; left out above): "
                  + ", ".join(summary.not_done), ""]
     outputs.append(write_markdown(out / "table1.md", "\n".join(text)))
     if rows:
-        outputs.append(grouped_bars(out / "table1.png", rows, "model", groups, list(METRIC_ORDER),
+        plot_rows = [r | {"level": f"{r['level']}:{r['protocol']}"} for r in rows]
+        plot_groups = [(f"{level}:{protocol}", f"{label}, {PROTOCOL_LABELS[protocol]}")
+                       for level, label in groups for protocol in args.protocols]
+        outputs.append(grouped_bars(out / "table1.png", plot_rows, "model", plot_groups, list(METRIC_ORDER),
                                     title="Table 1 (mean ± std over seeds)"))
         outputs.append(timing_bars(out / "timings.png", timings, "variant", groups))
     if rows and writes_repository_results(out):
-        replace_section("results", readme_section(table, provenance, command))
+        replace_section("results", readme_section(tables, notes, significance, provenance, command,
+                                                  budget_name(args)))
         outputs.append(README)
     return outputs
 
@@ -268,9 +432,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     check_common_arguments(parser, args)
     unique_values(parser, "--models", args.models)
+    unique_values(parser, "--protocols", args.protocols)
     if args.quick:
         args.seeds = args.seeds or 1
         args.epochs = args.epochs or 1
+        args.budget = args.budget or "cpu"
         args.models = args.models or list(QUICK_MODELS)
         args.out = args.out or "benchmark_runs/quick/"
     args.seeds = args.seeds or DEFAULT_SEEDS
@@ -283,7 +449,7 @@ def main(argv=None) -> int:
         for spec in specs:
             print(f"{spec.key}: {spec.model} on {spec.dataset}, seed {spec.seed}, config {spec.config}")
         return 0
-    store = ResultStore(out / "runs" / STUDY)
+    store = ResultStore(out / "runs" / BUDGETS[budget_name(args)])
     if args.report_only:
         summary = collect(specs, store)
         writable_directory("--out", out)
@@ -296,7 +462,10 @@ def main(argv=None) -> int:
         summary = run_all(specs, store, args.work_dir, timeout=args.timeout,
                           keep_checkpoints=not args.delete_checkpoints, progress=not args.no_progress,
                           jobs=args.jobs, device=args.device)
-    outputs = write_outputs(out, specs, summary, args, data_path, command_string("poserec_experiments.benchmark", argv))
+    command = command_string("poserec_experiments.benchmark", argv)
+    if args.budget is None:  # the default follows --device, which the command leaves out: state it
+        command += f" --budget {budget_name(args)}"
+    outputs = write_outputs(out, specs, summary, args, data_path, command)
     print_footer(summary, outputs)
     return exit_status(summary)
 

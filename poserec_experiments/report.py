@@ -42,19 +42,22 @@ def index_rows(rows, row_field: str) -> tuple[list, dict]:
 
 
 def wide_table(rows, row_field: str, groups, metrics=None, decimals: int = 4, first_header: str = "",
-               extra_columns=None, row_order=None) -> str:
+               extra_columns=None, row_order=None, reference_rows=None, reference_heading: str = "") -> str:
     """A markdown table: one row per ``row_field`` value, columns ``<group label> <metric label>``.
 
     ``groups``: ``[(level, label), ...]`` (e.g. ``[("ins", "Ins Rec"), ("cat", "Cat Rec")]``).
     Each cell is ``mean ± std`` (the value alone for one seed); the highest mean of each column is bold (every metric here is
     higher-is-better; ties are all bold). ``extra_columns``: ``[(header, {row label: text}), ...]``
-    appended on the right.
+    appended on the right. ``reference_rows``: ``[(label, {(level, metric): value}), ...]`` shown below the
+    table's rows after a rule row labelled ``reference_heading`` (e.g. oracles): plain values, never bold,
+    not part of the best-per-column comparison.
     """
     order, cells = index_rows(rows, row_field)
     order = [r for r in (row_order or order) if r in order]
     metrics = metrics or ordered_metrics({row["metric"] for row in rows})
     columns = [(level, label, metric) for level, label in groups for metric in metrics
-               if any((r, level, metric) in cells for r in order)]
+               if any((r, level, metric) in cells for r in order)
+               or any((level, metric) in values for _, values in reference_rows or [])]
     best = {}
     for level, _, metric in columns:
         means = [cells[(r, level, metric)]["mean"] for r in order if (r, level, metric) in cells]
@@ -74,6 +77,12 @@ def wide_table(rows, row_field: str, groups, metrics=None, decimals: int = 4, fi
             cells_text.append(f"**{text}**" if row["mean"] == best[(level, metric)] else text)
         cells_text += [values.get(label, MISSING) for _, values in (extra_columns or [])]
         lines.append("| " + " | ".join(cells_text) + " |")
+    if reference_rows:
+        lines.append("| " + " | ".join([f"*{reference_heading}*"] + [""] * (len(header) - 1)) + " |")
+        for label, values in reference_rows:
+            cells_text = [str(label)] + [format_number(values.get((level, metric)), decimals)
+                                         for level, _, metric in columns]
+            lines.append("| " + " | ".join(cells_text + [MISSING] * len(extra_columns or [])) + " |")
     return "\n".join(lines) + "\n"
 
 

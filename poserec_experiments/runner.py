@@ -83,7 +83,12 @@ LOCK_NAME = "lock"
 DEVICES = ("cpu", "cuda")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")  # the per-run thread share
 POLL_SECONDS = 0.05  # how often run_all looks at its running workers
-MAX_RESULT_BYTES = 16 * 1024 * 1024  # a stored result is a few kB; anything this large is not one
+MAX_RESULT_BYTES = 16 * 1024 * 1024  # a stored result is a few hundred kB; anything this large is not one
+# The evaluation protocols of a run and where its stored result holds each one's aggregated test metrics.
+PROTOCOLS = ("window", "video")
+PROTOCOL_RESULTS = {"window": "test_result", "video": "test_video_result"}
+PER_UNIT_FIELD = "test_per_unit"  # {protocol: {"ids": [unit ids], "<metric>": [value per unit]}}
+PER_UNIT_MEAN_TOLERANCE = 1e-4  # a per-unit list's mean against its aggregated figure (RecBole rounds to 4 places)
 
 
 @dataclass
@@ -231,8 +236,23 @@ def finite_or_null(value):
 
 
 def dumps_json(content) -> str:
-    """``content`` as RFC 8259 JSON (indented, sorted keys, newline-terminated); NaN raises ValueError."""
-    return json.dumps(content, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    """``content`` as RFC 8259 JSON (objects indented, sorted keys, newline-terminated); NaN raises ValueError.
+
+    A list of numbers or strings is written on one line: a result's per-unit lists (thousands of test
+    windows) would otherwise take a line per value.
+    """
+    return _json_text(content, 0) + "\n"
+
+
+def _json_text(value, depth: int) -> str:
+    if isinstance(value, dict) and value:
+        inner = "  " * (depth + 1)
+        members = [f"{inner}{json.dumps(str(k))}: {_json_text(v, depth + 1)}" for k, v in sorted(value.items())]
+        return "{\n" + ",\n".join(members) + "\n" + "  " * depth + "}"
+    if isinstance(value, (list, tuple)) and any(isinstance(v, (dict, list, tuple)) for v in value):
+        inner = "  " * (depth + 1)
+        return "[\n" + ",\n".join(inner + _json_text(v, depth + 1) for v in value) + "\n" + "  " * depth + "]"
+    return json.dumps(value, allow_nan=False)
 
 
 def _reject_constant(name: str):
@@ -258,7 +278,9 @@ def stored_result_problem(result) -> str | None:
     Required: ``status`` "ok", ``fingerprint`` and ``key`` (strings), ``spec`` (an object with string
     ``level``, ``variant`` and ``model``), ``test_result`` (metric name -> finite number). Optional, but
     of their type when present: the wall times (finite numbers), ``timing`` / ``budget`` /
-    ``best_valid_result`` (objects), ``reused_from`` and ``device`` (strings).
+    ``best_valid_result`` (objects), ``reused_from`` and ``device`` (strings), ``test_video_result``
+    (metric name -> finite number, or null when the run did not evaluate videos) and ``test_per_unit``
+    (:func:`per_unit_problem`, or null). A result stored before the video-level protocol existed has neither.
     """
     if not isinstance(result, dict):
         return "not a JSON object"
@@ -275,7 +297,7 @@ def stored_result_problem(result) -> str | None:
     for metric, value in result["test_result"].items():
         if not _is_number(value):
             return f"field 'test_result.{metric}' is {value!r}, not a finite number"
-    for name in ("train_seconds", "test_seconds", "wall_seconds", "best_valid_score"):
+    for name in ("train_seconds", "test_seconds", "test_video_seconds", "wall_seconds", "best_valid_score"):
         if name in result and not _is_number(result[name]):
             return f"field '{name}' is {result[name]!r}, not a finite number"
     for name in ("timing", "budget", "best_valid_result"):
@@ -287,6 +309,50 @@ def stored_result_problem(result) -> str | None:
     for name in ("reused_from", "device"):
         if name in result and not isinstance(result[name], str):
             return f"field '{name}' is not a string"
+    video = result.get(PROTOCOL_RESULTS["video"])
+    if video is not None:
+        if not isinstance(video, dict):
+            return f"field '{PROTOCOL_RESULTS['video']}' is not a JSON object or null"
+        for metric, value in video.items():
+            if not _is_number(value):
+                return f"field '{PROTOCOL_RESULTS['video']}.{metric}' is {value!r}, not a finite number"
+    if result.get(PER_UNIT_FIELD) is not None:
+        return per_unit_problem(result)
+    return None
+
+
+def per_unit_problem(result: dict) -> str | None:
+    """What is wrong with ``result``'s ``test_per_unit``, or None.
+
+    An object whose keys are :data:`PROTOCOLS`; each value an object with ``ids`` (distinct strings) and,
+    per metric, a list of finite numbers as long as ``ids``, whose mean is the protocol's aggregated figure
+    (:data:`PROTOCOL_RESULTS`; within :data:`PER_UNIT_MEAN_TOLERANCE`) where the result has one.
+    """
+    per_unit = result[PER_UNIT_FIELD]
+    if not isinstance(per_unit, dict):
+        return f"field '{PER_UNIT_FIELD}' is not a JSON object"
+    for protocol, units in per_unit.items():
+        where = f"{PER_UNIT_FIELD}.{protocol}"
+        if protocol not in PROTOCOLS:
+            return f"field '{where}' is not a protocol (one of {', '.join(PROTOCOLS)})"
+        if not isinstance(units, dict) or not isinstance(units.get("ids"), list):
+            return f"field '{where}' is not a JSON object with an 'ids' list"
+        ids = units["ids"]
+        if not all(isinstance(i, str) for i in ids) or len(set(ids)) != len(ids):
+            return f"field '{where}.ids' is not a list of distinct strings"
+        aggregated = result.get(PROTOCOL_RESULTS[protocol]) or {}
+        for metric, values in units.items():
+            if metric == "ids":
+                continue
+            if not isinstance(values, list) or len(values) != len(ids):
+                return f"field '{where}.{metric}' is not a list of {len(ids)} values (one per id)"
+            bad = [v for v in values if not _is_number(v)]
+            if bad:
+                return f"field '{where}.{metric}' holds {bad[0]!r}, not a finite number"
+            if values and metric in aggregated and \
+                    abs(math.fsum(values) / len(values) - aggregated[metric]) > PER_UNIT_MEAN_TOLERANCE:
+                return (f"field '{where}.{metric}' has mean {math.fsum(values) / len(values):.6f}, not "
+                        f"{PROTOCOL_RESULTS[protocol]}.{metric} = {aggregated[metric]:.6f}")
     return None
 
 

@@ -24,6 +24,15 @@ Besides ``run_recbole``'s return value, ``RESULT.json`` gets:
 ``device``
     the device RecBole trained and tested on (``cpu`` or ``cuda``; from the final configuration, so a
     ``cuda`` request that fell back to the CPU reads ``cpu``).
+``test_video_seconds``
+    the video-level test evaluation's wall time (absent when the run evaluated no videos).
+``test_video_result``
+    the video-level test metrics (``run_recbole``'s; null when the run evaluated no videos, absent from
+    results stored before the video-level protocol existed).
+``test_per_unit``
+    ``{protocol: {"ids": [...], "<metric>": [...]}}``: the test metrics per window and per video as
+    ``run_recbole`` returns them, each value rounded to :data:`PER_UNIT_DECIMALS` decimals (the tables'
+    precision; a result stays a few hundred kB). The significance tests pair them by id.
 ``torch_threads``
     torch's intra-op threads during the run: ``threads`` of ``SPEC.json`` when the runner capped them
     (``torch.set_num_threads``; see :mod:`poserec_experiments.runner`), else torch's default.
@@ -40,7 +49,20 @@ import sys
 from pathlib import Path
 
 BUDGET_KEYS = ("epochs", "stopping_step", "eval_step", "valid_metric", "learning_rate", "train_batch_size",
-               "train_windows_per_batch", "seed", "topk", "metrics", "dataset", "model")
+               "train_windows_per_batch", "seed", "topk", "metrics", "dataset", "model", "eval_protocols",
+               "video_aggregation")
+PER_UNIT_DECIMALS = 6
+
+
+def per_unit_values(per_unit) -> dict | None:
+    """``run_recbole``'s ``test_per_unit`` as JSON: ids as strings, values as floats of
+    :data:`PER_UNIT_DECIMALS` decimals; None when the run returned none."""
+    if per_unit is None:
+        return None
+    return {protocol: {name: [str(v) for v in values] if name == "ids"
+                       else [round(float(v), PER_UNIT_DECIMALS) for v in values]
+                       for name, values in units.items()}
+            for protocol, units in per_unit.items() if units is not None}
 
 
 def run(spec: dict) -> dict:
@@ -55,12 +77,15 @@ def run(spec: dict) -> dict:
     result = run_recbole(model=spec["model"], dataset=spec["dataset"], config_file_list=spec.get("config_file_list"),
                          config_dict=spec.get("config_dict"), saved=True)
     config = result["config"]
-    return {
-        "test_result": {k: float(v) for k, v in result["test_result"].items()},
+    video = result.get("test_video_result")
+    seconds = {name: float(result[name]) for name in ("train_seconds", "test_seconds", "test_video_seconds")
+               if result.get(name) is not None}  # a protocol not run has no time
+    return seconds | {
+        "test_result": {k: float(v) for k, v in (result["test_result"] or {}).items()},
+        "test_video_result": None if video is None else {k: float(v) for k, v in video.items()},
+        "test_per_unit": per_unit_values(result.get("test_per_unit")),
         "best_valid_result": {k: float(v) for k, v in (result.get("best_valid_result") or {}).items()},
         "best_valid_score": float(result["best_valid_score"]),
-        "train_seconds": float(result["train_seconds"]),
-        "test_seconds": float(result["test_seconds"]),
         "checkpoint": result.get("checkpoint"),
         "synthetic": bool(result.get("synthetic")),
         "timing": result["timing"],

@@ -26,6 +26,8 @@ from recbole_poserec.data.default_datasets import (
     ensure_default_dataset,
     provenance_line,
 )
+from recbole_poserec.evaluation import VideoFullSortEvalDataLoader, check_evaluation_settings, load_video_field
+from recbole_poserec.evaluation.settings import eval_protocols
 from recbole_poserec.utils import get_model, get_trainer
 
 
@@ -70,6 +72,8 @@ def prepare_config(model=None, dataset=None, config_file_list=None, config_dict=
         raise config.setting_error("data_path", f"cannot generate the default dataset '{config['dataset']}' "
                                                 f"under {data_root} ({err.strerror or type(err).__name__})") from None
     check_dataset(config)
+    check_evaluation_settings(config)
+    load_video_field(config)
     return config
 
 
@@ -78,9 +82,17 @@ def run_recbole(model=None, dataset=None, config_file_list=None, config_dict=Non
     """Train on the train split, select on valid, report the test split (RecBole's ``run_recbole``).
 
     Returns ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result``, ``test_result``,
-    ``train_seconds``, ``test_seconds``, ``checkpoint``, ``synthetic``, ``timing`` (the trainer's
+    ``test_video_result``, ``test_per_unit``, ``train_seconds``, ``test_seconds``, ``test_video_seconds``,
+    ``checkpoint``, ``synthetic``, ``timing`` (the trainer's
     :meth:`~recbole_poserec.trainer.TrainingTiming.as_dict`) and ``config`` (the final configuration as
-    plain data). ``command_line``: the ``--key=value`` settings (None: RecBole reads ``sys.argv``). Bad
+    plain data).
+
+    The test split is evaluated by each protocol of ``eval_protocols`` (``docs/evaluation.md``):
+    ``test_result`` by window (RecBole's full ranking; None without ``window``), ``test_video_result`` by
+    video with the same metric names (None without ``video``), and ``test_per_unit`` =
+    ``{"window": {"ids": [window tokens], "ndcg@10": [...], ...}, "video": {"ids": [video tokens], ...}}``,
+    one entry per protocol run, each list in the order of ``ids`` (ascending internal id; a video's windows
+    together), its mean the unrounded figure. Validation is window-level whatever the protocols. ``command_line``: the ``--key=value`` settings (None: RecBole reads ``sys.argv``). Bad
     settings, and a model whose trainer the plug-in does not provide, raise a one-line
     :class:`~dataset_conversion.errors.DataError` before the dataset is loaded.
     """
@@ -104,6 +116,13 @@ def run_recbole(model=None, dataset=None, config_file_list=None, config_dict=Non
         train_data, valid_data, test_data = data_preparation(config, dataset_obj)
     except ValueError as err:  # batching or sampling settings that do not fit the model or the data
         raise DataError(SETTINGS_SOURCE, str(err)) from None
+    protocols = eval_protocols(config)
+    test_data_video = None
+    if "video" in protocols:
+        try:
+            test_data_video = VideoFullSortEvalDataLoader(config, test_data._dataset, test_data._sampler)
+        except ValueError as err:  # the dataset has no video field
+            raise DataError(SETTINGS_SOURCE, str(err)) from None
 
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
     try:
@@ -118,12 +137,26 @@ def run_recbole(model=None, dataset=None, config_file_list=None, config_dict=Non
         train_data, valid_data, saved=saved, show_progress=config["show_progress"]
     )
     train_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    test_result = trainer.evaluate(test_data, load_best_model=saved, show_progress=config["show_progress"])
-    test_seconds = time.perf_counter() - started
+    test_result = test_video_result = None
+    test_seconds = test_video_seconds = None
+    test_per_unit = {}
+    if "window" in protocols:
+        started = time.perf_counter()
+        windows = trainer.evaluate_windows(test_data, load_best_model=saved, show_progress=config["show_progress"])
+        test_seconds = time.perf_counter() - started
+        test_result, test_per_unit["window"] = windows.result, windows.per_unit()
+    if test_data_video is not None:
+        started = time.perf_counter()
+        videos = trainer.evaluate_videos(test_data_video, load_best_model=saved and test_result is None,
+                                         show_progress=config["show_progress"])
+        test_video_seconds = time.perf_counter() - started
+        test_video_result, test_per_unit["video"] = videos.result, videos.per_unit()
 
     logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
-    logger.info(set_color("test result", "yellow") + f": {test_result}")
+    if test_result is not None:
+        logger.info(set_color("test result", "yellow") + f": {test_result}")
+    if test_video_result is not None:
+        logger.info(set_color("test result (video level)", "yellow") + f": {test_video_result}")
     if notice:
         logger.warning(set_color(notice, "red"))
     return {
@@ -131,8 +164,11 @@ def run_recbole(model=None, dataset=None, config_file_list=None, config_dict=Non
         "valid_score_bigger": config["valid_metric_bigger"],
         "best_valid_result": best_valid_result,
         "test_result": test_result,
+        "test_video_result": test_video_result,
+        "test_per_unit": test_per_unit,
         "train_seconds": train_seconds,
         "test_seconds": test_seconds,
+        "test_video_seconds": test_video_seconds,
         "checkpoint": trainer.saved_model_file if saved else None,
         "synthetic": bool(meta.get("synthetic")),
         "timing": trainer.timing.as_dict(),

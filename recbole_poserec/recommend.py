@@ -83,13 +83,14 @@ from dataset_conversion.layout import DEFAULT_STEP, DEFAULT_WINDOW, NUM_CHANNELS
 from dataset_conversion.pose_values import as_finite_float32, require_float_dtype
 from dataset_conversion.windows import cut_windows
 from recbole_poserec.command_line import run_command
+from recbole_poserec.evaluation.aggregation import DEFAULT_AGGREGATION, aggregate_window_scores
 from dataset_conversion.npy_files import load_npy
 from dataset_conversion.array_files import in_memory, load_numpy_pickle
 from recbole_poserec.inference.loader import load_scorer
 from recbole_poserec.inference.scorer import WindowScorer
 from recbole_poserec.model.graph import BLAZEPOSE_EDGES
 
-AGGREGATION = "mean"
+AGGREGATION = DEFAULT_AGGREGATION  # the video-level evaluation's rule (recbole_poserec.evaluation.aggregation)
 DEFAULT_TOP_K = 5
 
 
@@ -252,9 +253,10 @@ def recommend(model: WindowScorer, windows: np.ndarray, top_k: int, per_window: 
 
     A score that is not finite is a :class:`DataError`: no ranking (text, JSON or plot) holds NaN.
     """
-    window_scores = model.score_windows(torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32))).numpy()
+    scores = model.score_windows(torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32)))
+    window_scores = scores.numpy()
     check_finite_scores(model, window_scores)
-    video_scores = window_scores.mean(axis=0)
+    video_scores = aggregate_window_scores(scores, torch.zeros(len(scores), dtype=torch.long), 1, AGGREGATION)[0].numpy()
     tokens = model.item_tokens
     result = RecommendationResult(len(windows), ranking(video_scores, top_k_indices(video_scores, top_k),
                                                         model.item_names, tokens))

@@ -3,7 +3,9 @@
 :func:`recbole_poserec.utils.get_trainer` picks ``<Model>Trainer`` of this module if there is one,
 else the plug-in's subclass of the trainer RecBole would use: :class:`Trainer` (general and
 context-aware models, PoseRec included: RecBole's loop sums and logs its tuple of loss terms, Eq. 8)
-or :class:`TraditionalTrainer` (Pop, Random, ItemKNN: one epoch).
+or :class:`TraditionalTrainer` (Pop, Random, ItemKNN: one epoch). Both evaluate the test split by window
+(:meth:`UnitEvaluationMixin.evaluate_windows`, RecBole's full ranking) and by video
+(:meth:`UnitEvaluationMixin.evaluate_videos`), with each unit's metric values.
 """
 
 from __future__ import annotations
@@ -11,10 +13,16 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 
+import torch
 from recbole.trainer import TraditionalTrainer as RecBoleTraditionalTrainer
 from recbole.trainer import Trainer as RecBoleTrainer
+from recbole.utils import set_color
+from tqdm import tqdm
 
 from recbole_poserec.checkpoint import load_checkpoint, plain_config, save_checkpoint
+from recbole_poserec.evaluation.aggregation import DEFAULT_AGGREGATION
+from recbole_poserec.evaluation.units import UnitEvaluation, UnitEvaluator
+from recbole_poserec.evaluation.video import video_full_sort_scores
 
 
 @dataclass
@@ -127,12 +135,64 @@ class WeightsOnlyTimedMixin:
         return super().evaluate(eval_data, load_best_model=False, model_file=None, show_progress=show_progress)
 
 
-class Trainer(WeightsOnlyTimedMixin, RecBoleTrainer):
-    """RecBole's ``Trainer`` with weights-only checkpoints and timing."""
+class UnitEvaluationMixin:
+    """Put after :class:`WeightsOnlyTimedMixin`, before a RecBole trainer class: the test split evaluated by
+    window and by video, with each unit's metric values, through RecBole's collector and evaluator.
+
+    ``self.evaluator`` is a :class:`~recbole_poserec.evaluation.units.UnitEvaluator` (RecBole's, keeping its
+    last data), so validation and :meth:`evaluate` are RecBole's as they were.
+    """
+
+    def __init__(self, config, model):
+        super().__init__(config, model)
+        self.evaluator = UnitEvaluator(config)
+
+    def evaluate_windows(self, eval_data, load_best_model=True, model_file=None, show_progress=False) -> UnitEvaluation:
+        """RecBole's :meth:`evaluate` on a full-sort loader, plus each window's values (ids: window tokens)."""
+        result = self.evaluate(eval_data, load_best_model=load_best_model, model_file=model_file,
+                               show_progress=show_progress)
+        values = self.evaluator.per_unit()
+        uid_field = eval_data._dataset.uid_field
+        ids = [str(t) for t in eval_data._dataset.id2token(uid_field, eval_data.user_df[uid_field].numpy())]
+        return UnitEvaluation(result, ids, values)
+
+    @torch.no_grad()
+    def evaluate_videos(self, eval_data, load_best_model=True, model_file=None, show_progress=False) -> UnitEvaluation:
+        """Full ranking by video (:class:`~recbole_poserec.evaluation.video.VideoFullSortEvalDataLoader`).
+
+        Each batch's windows are scored as RecBole's full-sort evaluation scores them (``_full_sort_batch_eval``:
+        the model's ``full_sort_predict``, or ``predict`` on every pair), aggregated per video
+        (``video_aggregation``), masked ([PAD] item and the video's history) and collected by RecBole's
+        ``Collector``; RecBole's ``Evaluator`` gives the figures. ``ids``: the video tokens.
+        """
+        if load_best_model:
+            checkpoint_file = model_file or self.saved_model_file
+            self._load_weights(checkpoint_file)
+            self.logger.info(f"Loading model structure and parameters from {checkpoint_file}")
+        self.model.eval()
+        dataset = eval_data._dataset
+        if self.item_tensor is None:
+            self.item_tensor = dataset.get_item_feature().to(self.device)
+        self.tot_item_num = dataset.item_num
+        how = self.config["video_aggregation"] or DEFAULT_AGGREGATION
+        batches = tqdm(eval_data, total=len(eval_data), ncols=100, desc=set_color("Evaluate videos", "pink")) \
+            if show_progress else eval_data
+        for windows, window_video, history, positive_u, positive_i in batches:
+            _, window_scores, _, _ = self._full_sort_batch_eval((windows, None, None, None))
+            scores = video_full_sort_scores(window_scores, window_video, history, how)
+            self.eval_collector.eval_batch_collect(scores, windows, positive_u, positive_i)
+        self.eval_collector.model_collect(self.model)
+        struct = self.eval_collector.get_data_struct()
+        result = self.evaluator.evaluate(struct)
+        return UnitEvaluation(result, list(eval_data.video_tokens), self.evaluator.per_unit(struct))
 
 
-class TraditionalTrainer(WeightsOnlyTimedMixin, RecBoleTraditionalTrainer):
-    """RecBole's ``TraditionalTrainer`` (one epoch) with weights-only checkpoints and timing."""
+class Trainer(WeightsOnlyTimedMixin, UnitEvaluationMixin, RecBoleTrainer):
+    """RecBole's ``Trainer`` with weights-only checkpoints, timing and the window and video test protocols."""
+
+
+class TraditionalTrainer(WeightsOnlyTimedMixin, UnitEvaluationMixin, RecBoleTraditionalTrainer):
+    """RecBole's ``TraditionalTrainer`` (one epoch) with weights-only checkpoints, timing and both test protocols."""
 
 
 # RecBole's trainer for a model type -> the plug-in's subclass of it (recbole_poserec.utils.get_trainer)

@@ -232,7 +232,7 @@ def _model_record(**changes):
 
 MALFORMED = [
     ("truncated", _truncated, "not a valid embedding-cache file"),
-    ("pickle", _pickle, "pickled data"),
+    ("pickle", _pickle, "pickled"),  # numpy 1 and 2 word it differently
     ("plain-npy", _plain_npy, "not an .npz archive"),
     ("object-array", _with(embeddings=np.array([{"x": 1}], dtype=object)), "allow_pickle"),
     ("float64-embeddings", _edited("embeddings", lambda e: e.astype(np.float64)), "float32"),

@@ -65,10 +65,11 @@ def test_aggregate_runs_long_format_in_paper_order():
 
 def test_csv_header_and_number_format(tmp_path):
     rows = aggregate_runs([fake_result(spec("A", 1), {"recall@5": 0.1}), fake_result(spec("A", 2), {"recall@5": 0.2})])
-    path = write_csv(tmp_path / "t.csv", benchmark.TABLE1_HEADER, [r | {"model": r["variant"]} for r in rows])
+    path = write_csv(tmp_path / "t.csv", benchmark.TABLE1_HEADER,
+                     [r | {"model": r["variant"], "protocol": "window"} for r in rows])
     lines = path.read_text().splitlines()
-    assert lines[0] == "level,model,metric,mean,std,seeds"
-    assert lines[1] == "ins,A,recall@5,0.150000,0.070711,2"
+    assert lines[0] == "level,protocol,model,metric,mean,std,seeds"
+    assert lines[1] == "ins,window,A,recall@5,0.150000,0.070711,2"
 
 
 def test_markdown_bolds_the_best_mean_per_column():
@@ -110,10 +111,11 @@ def test_benchmark_quick_runs_then_resumes(small_dataset_dir, tmp_path, monkeypa
 
     with open(out / "table1.csv", newline="") as handle:
         table = list(csv.reader(handle))
-    assert table[0] == ["level", "model", "metric", "mean", "std", "seeds"]
-    assert [row[1] for row in table[1:]] == ["Random"] * 6 + ["Pop"] * 6
-    assert [row[2] for row in table[1:7]] == ["recall@5", "ndcg@5", "recall@10", "ndcg@10", "recall@20", "ndcg@20"]
-    assert all(row[5] == "1" and row[4] == "0.000000" for row in table[1:])
+    assert table[0] == ["level", "protocol", "model", "metric", "mean", "std", "seeds"]
+    assert [row[1] for row in table[1:]] == ["window"] * 12 + ["video"] * 12  # both protocols, window first
+    assert [row[2] for row in table[1:]] == (["Random"] * 6 + ["Pop"] * 6) * 2
+    assert [row[3] for row in table[1:7]] == ["recall@5", "ndcg@5", "recall@10", "ndcg@10", "recall@20", "ndcg@20"]
+    assert all(row[6] == "1" and row[5] == "0.000000" for row in table[1:])
     timings = (out / "timings.csv").read_text().splitlines()
     assert timings[0] == "level,model,device,train_seconds_mean,test_seconds_mean,seeds" and len(timings) == 3
     assert all(line.split(",")[2] == "cpu" for line in timings[1:])
@@ -121,8 +123,14 @@ def test_benchmark_quick_runs_then_resumes(small_dataset_dir, tmp_path, monkeypa
     stored = json.loads((out / "runs" / "benchmark" / "ins-Pop-seed2022.json").read_text())
     assert stored["status"] == "ok" and stored["budget"]["seed"] == 2022 and stored["synthetic"] is True
     assert stored["device"] == "cpu" and stored["torch_threads"] == runner.thread_share(2)
-    pop_recall = [float(row[3]) for row in table[1:] if row[1] == "Pop" and row[2] == "recall@5"][0]
+    pop_recall = [float(row[4]) for row in table[1:] if row[1:4] == ["window", "Pop", "recall@5"]][0]
     assert pop_recall == pytest.approx(stored["test_result"]["recall@5"])  # the table is the run's number
+    pop_video = [float(row[4]) for row in table[1:] if row[1:4] == ["video", "Pop", "ndcg@10"]][0]
+    assert pop_video == pytest.approx(stored["test_video_result"]["ndcg@10"])
+    units = stored["test_per_unit"]
+    assert len(units["window"]["ids"]) == len(units["window"]["ndcg@10"]) > len(units["video"]["ids"]) > 0
+    assert sum(units["video"]["ndcg@10"]) / len(units["video"]["ids"]) == pytest.approx(
+        stored["test_video_result"]["ndcg@10"], abs=1e-4)
     assert (work / "benchmark" / "ins-Pop-seed2022" / "run.log").is_file()
 
     md = (out / "table1.md").read_text()

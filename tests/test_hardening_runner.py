@@ -316,7 +316,7 @@ def test_report_only_reads_a_good_stored_result(small_dataset_dir, tmp_path, cap
                                      "--data-path", str(small_dataset_dir.data_path),
                                      "--ins-dataset", small_dataset_dir.name, "--out", str(out)])
     assert code == 0 and "1 reused from the store" in capsys.readouterr().out
-    assert "ins,Pop,ndcg@10,0.100000,0.000000,1" in (out / "table1.csv").read_text()
+    assert "ins,window,Pop,ndcg@10,0.100000,0.000000,1" in (out / "table1.csv").read_text()
 
 
 def test_a_damaged_store_stops_a_normal_run_before_anything_is_built(small_dataset_dir, tmp_path, monkeypatch, capsys):

@@ -1,7 +1,10 @@
 """The training budgets of the sweeps, one YAML file each beside this module, read by :func:`read_budget`.
 
-``benchmark.yaml``  per model: RecBole settings layered over the model's own YAML
-                    (``python -m poserec_experiments.benchmark``)
+``benchmark.yaml``  per model: RecBole settings layered over the model's own YAML: the benchmark's
+                    CPU budget (``python -m poserec_experiments.benchmark --budget cpu``, the default
+                    without ``--device cuda``)
+``benchmark-converged.yaml``  the same for the converged budget (``--budget converged``, the default with
+                    ``--device cuda``): every model validated every epoch, early stopping
 ``ablations.yaml``  every variant of every study (``python -m poserec_experiments.ablate``): the RecBole
                     settings ``train`` and the ``window_step`` of the base and derived datasets
 
@@ -20,7 +23,8 @@ BUDGETS_DIR = Path(__file__).resolve().parent
 
 
 def read_budget(name: str) -> dict:
-    """The mapping in ``<name>.yaml`` (``benchmark`` or ``ablations``); DataError naming the file otherwise."""
+    """The mapping in ``<name>.yaml`` (``benchmark``, ``benchmark-converged`` or ``ablations``); DataError naming
+    the file otherwise."""
     path = BUDGETS_DIR / f"{name}.yaml"
     with open(path, encoding="utf-8") as handle:
         budget = yaml.safe_load(handle)

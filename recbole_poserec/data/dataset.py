@@ -1,20 +1,34 @@
 """RecBole's dataset classes, loading the feature files through the binary store of
-:mod:`recbole_poserec.data.pose_store`, and the plug-in's ``create_dataset``.
+:mod:`recbole_poserec.data.pose_store` and filtering benchmark files as RecBole filters one ``.inter``
+file, and the plug-in's ``create_dataset``.
 
 With ``pose_store: True`` (``properties/overall.yaml``) a ``.user`` or ``.item`` file with a ``float_seq``
 column is read from its store when that is fresh, else parsed by RecBole and the store (re)written. The
 dataset is the same either way: the store holds exactly the columns RecBole's parse returned.
+
+The positive rule (``docs/evaluation.md``): RecBole 1.2.1 skips ``_data_filtering`` (``val_interval``, ...)
+when ``benchmark_filename`` is set; :class:`BenchmarkFilteringMixin` runs it on the concatenated benchmark
+files and recounts ``file_size_list``, so every split ``build()`` cuts holds only the rows inside
+``val_interval`` (Pose-OBE: score > 0). ``train_nonpositive_as_negatives: True`` keeps the train file's
+other rows (label 0) in the train split, for the models that learn from the label.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import os
 
+import numpy as np
+import pandas as pd
 from recbole.data import dataset as recbole_datasets
-from recbole.utils import FeatureSource, FeatureType, ModelType
+from recbole.utils import FeatureSource, FeatureType, InputType, ModelType
 
+from dataset_conversion.errors import DataError
 from recbole_poserec.data.pose_store import STORED_SUFFIXES, FeatureStore, header_fields
+
+NONPOSITIVE_SETTING = "train_nonpositive_as_negatives"
+SOURCE_ROW = "__source_row__"  # a row's position in the concatenated benchmark files, during filtering only
 
 # recbole.data.utils.create_dataset's choice when there is no ``<model>Dataset`` class
 MODEL_TYPE_DATASETS = {
@@ -76,11 +90,87 @@ class PoseStoreMixin:
         return store if store.storable else None
 
 
+class BenchmarkFilteringMixin:
+    """RecBole's ``_data_filtering`` for ``benchmark_filename`` datasets too, with the files' boundaries kept.
+
+    RecBole 1.2.1 filters (``val_interval``, ``rm_dup_inter``, ``filter_inter_by_user_or_item``, the
+    interaction-number intervals) only a dataset read from one ``.inter`` file; ``build()`` then cuts the
+    benchmark splits at the cumulative ``file_size_list``, the row counts *as read*. Here the same
+    ``_data_filtering`` runs on the concatenated files before ids are remapped, each row tagged with its
+    position in the files, and afterwards the rows are grouped by file (their order within a file kept) and
+    ``file_size_list`` is recounted, so that every row stays in the split of its file.
+
+    ``train_nonpositive_as_negatives: True``: the rows of the first (train) file that ``val_interval`` drops are
+    put back, so the train split holds them beside the positives; their ``LABEL_FIELD`` must be 0 (the
+    converter's label), that of every other kept row 1. Valid and test keep only the rows inside
+    ``val_interval`` either way. :func:`create_dataset` allows the setting only where the label reaches the loss.
+    """
+
+    def _data_processing(self):
+        if self.benchmark_filename_list is not None:
+            self.feat_name_list = self._build_feat_name_list()
+            self._filter_benchmark_files()
+        super()._data_processing()
+
+    def _filter_benchmark_files(self):
+        """``_data_filtering`` on the benchmark files; ``file_size_list`` recounted; labels checked."""
+        read_sizes = np.asarray(self.file_size_list, dtype=np.int64)
+        self.inter_feat[SOURCE_ROW] = np.arange(len(self.inter_feat), dtype=np.int64)
+        self._known_negative_rows = np.empty(0, dtype=np.int64)
+        self._data_filtering()
+        rows = self.inter_feat.pop(SOURCE_ROW).to_numpy()
+        files = np.searchsorted(np.cumsum(read_sizes), rows, side="right")
+        if np.any(np.diff(files) < 0):  # a step reordered rows (rm_dup_inter sorts by TIME_FIELD)
+            order = np.argsort(files, kind="stable")
+            self.inter_feat = self.inter_feat.iloc[order].reset_index(drop=True)
+            rows, files = rows[order], files[order]
+        self.file_size_list = np.bincount(files, minlength=len(read_sizes)).tolist()
+        for part, size in enumerate(self.file_size_list):
+            if size == 0:
+                raise DataError(self._benchmark_file(part), f"no row is left after the data filtering (val_interval "
+                                                            f"{self.config['val_interval']}): the split would be empty")
+        self._check_labels(rows, files, np.concatenate([[0], np.cumsum(read_sizes)[:-1]]))
+
+    def _filter_by_field_value(self):
+        """RecBole's ``val_interval`` filter; with ``train_nonpositive_as_negatives`` the train file's rows it
+        drops are put back (and remembered as the known negatives)."""
+        keep_train = self.benchmark_filename_list is not None and self.config[NONPOSITIVE_SETTING] is True
+        before = self.inter_feat.copy() if keep_train else None
+        super()._filter_by_field_value()
+        if keep_train:
+            dropped = before[~before.index.isin(self.inter_feat.index)]
+            known = dropped[dropped[SOURCE_ROW] < self.file_size_list[0]]
+            self.inter_feat = pd.concat([self.inter_feat, known]).sort_values(SOURCE_ROW, kind="stable")
+            self._known_negative_rows = known[SOURCE_ROW].to_numpy()
+
+    def _check_labels(self, rows: np.ndarray, files: np.ndarray, file_starts: np.ndarray):
+        """Every kept row's ``LABEL_FIELD`` is 1, a known negative's 0 (when the label is loaded): the label
+        and ``val_interval`` must say the same (the converter writes label 1 exactly where score > 0)."""
+        if not self.config["val_interval"] or self.label_field not in self.inter_feat \
+                or self.config["threshold"] is not None:
+            return  # no rule, no label, or RecBole's threshold makes the label later
+        expected = np.where(np.isin(rows, self._known_negative_rows), 0.0, 1.0)
+        wrong = np.flatnonzero(self.inter_feat[self.label_field].to_numpy(dtype=float) != expected)
+        if len(wrong):
+            first = wrong[0]
+            what = "a known negative (outside val_interval)" if expected[first] == 0 else \
+                "a positive (inside val_interval)"
+            raise DataError(self._benchmark_file(files[first]),
+                            f"label {self.inter_feat[self.label_field].iat[first]} on {what}: the label must be "
+                            f"{int(expected[first])} there (val_interval {self.config['val_interval']})",
+                            row=int(rows[first] - file_starts[files[first]]) + 1, field=self.label_field)
+
+    def _benchmark_file(self, part: int) -> str:
+        return os.path.join(self.dataset_path, f"{self.dataset_name}.{self.benchmark_filename_list[part]}.inter")
+
+
 def _stored_class(base: type) -> type:
-    """``Stored<base>``: ``base`` with :class:`PoseStoreMixin`, defined in this module (so pickle finds it)."""
+    """``Stored<base>``: ``base`` with :class:`BenchmarkFilteringMixin` and :class:`PoseStoreMixin`, defined in
+    this module (so pickle finds it)."""
     name = f"Stored{base.__name__}"
-    cls = type(name, (PoseStoreMixin, base), {"__module__": __name__, "__qualname__": name,
-                                               "__doc__": f"RecBole's ``{base.__name__}`` reading the pose store."})
+    cls = type(name, (BenchmarkFilteringMixin, PoseStoreMixin, base),
+               {"__module__": __name__, "__qualname__": name,
+                "__doc__": f"RecBole's ``{base.__name__}`` reading the pose store, its benchmark files filtered."})
     globals()[name] = cls
     return cls
 
@@ -100,10 +190,44 @@ def dataset_class(config) -> type:
     return STORED_CLASSES[name]
 
 
+def _setting_error(config, key: str, message: str) -> DataError:
+    """The plug-in ``Config``'s error for setting ``key`` (any other config: the settings source)."""
+    if hasattr(config, "setting_error"):
+        return config.setting_error(key, message)
+    from recbole_poserec.config import SETTINGS_SOURCE
+
+    return DataError(SETTINGS_SOURCE, message, field=key)
+
+
+def check_nonpositive_setting(config) -> None:
+    """``train_nonpositive_as_negatives`` is False, or True where the train split's label-0 rows are learnt as
+    negatives: a pointwise context-aware model trained on ``LABEL_FIELD`` without sampled negatives (RecBole's
+    pointwise sampling sets label 1 on every row of the split, and the other models read every train row as a
+    positive). One-line :class:`DataError` otherwise."""
+    value = config[NONPOSITIVE_SETTING]
+    if value is None or value is False:
+        return
+    if value is not True:
+        raise _setting_error(config, NONPOSITIVE_SETTING, f"must be True or False, got {value!r}")
+    if config["benchmark_filename"] is None:
+        raise _setting_error(config, NONPOSITIVE_SETTING, "True needs benchmark_filename (the known negatives are "
+                                                          "the first file's rows outside val_interval)")
+    sampling = config["train_neg_sample_args"] or {}
+    sampled = sampling.get("distribution", "none") != "none" and sampling.get("sample_num", "none") != "none"
+    if config["MODEL_TYPE"] != ModelType.CONTEXT or config["MODEL_INPUT_TYPE"] != InputType.POINTWISE or sampled:
+        raise _setting_error(config, NONPOSITIVE_SETTING,
+                             f"True is supported for pointwise context-aware models trained without sampled "
+                             f"negatives (train_neg_sample_args: ~), not {config['model']}"
+                             f"{' with sampled negatives' if sampled else ''}: it would train on the non-positive "
+                             f"rows as positives (docs/evaluation.md)")
+
+
 def create_dataset(config):
-    """The dataset for ``config`` (RecBole's class choice), its feature files read through the pose store.
+    """The dataset for ``config`` (RecBole's class choice), its feature files read through the pose store,
+    its benchmark files filtered (:class:`BenchmarkFilteringMixin`).
 
     Unlike :func:`recbole.data.create_dataset` it never loads a pickled dataset (``dataset_save_path``,
     ``<checkpoint_dir>/<dataset>-<class>.pth``) and never saves one.
     """
+    check_nonpositive_setting(config)
     return dataset_class(config)(config)

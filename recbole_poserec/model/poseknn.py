@@ -17,8 +17,8 @@ the ``knn_k`` training windows :math:`w \ne q` of highest cosine similarity
 
 with :math:`p` = ``knn_power`` and :math:`P_{wi} = 1` when the training interaction (w, i) is a positive
 (``LABEL_FIELD`` = 1, i.e. score > 0), else 0: weak and negative annotations give no credit. The training
-windows are those of the train dataset's interactions (a window whose annotations are all non-positive is a
-neighbour that contributes nothing). A query that is itself a training window never counts itself (same id).
+windows are those of the train dataset's interactions (the plug-in's datasets hold only positives, so every
+one has at least one; with other data a window without positives is a neighbour that contributes nothing). A query that is itself a training window never counts itself (same id).
 
 Nothing is learned: the feature table of all windows (unit rows) and :math:`P` are built once from the dataset
 the model is given (RecBole passes the train split) and kept on the device, rebuilt rather than saved.
