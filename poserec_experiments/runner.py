@@ -306,8 +306,8 @@ def stored_result_problem(result) -> str | None:
     for name, value in (result.get("timing") or {}).items():
         if value is not None and not _is_number(value):
             return f"field 'timing.{name}' is {value!r}, not a finite number or null"
-    for name in ("reused_from", "device"):
-        if name in result and not isinstance(result[name], str):
+    for name in ("reused_from", "device", "data_digest"):
+        if name in result and result[name] is not None and not isinstance(result[name], str):
             return f"field '{name}' is not a string"
     video = result.get(PROTOCOL_RESULTS["video"])
     if video is not None:
@@ -933,10 +933,24 @@ class _Sweep:
         self.say(f"{tag}: FAILED, {err.reason}; last lines of {err.log_path}:\n{log_tail(err.log_path)}")
 
 
+def dataset_digest(data_path: str | os.PathLike, dataset: str) -> str | None:
+    """SHA-256 of ``<data_path>/<dataset>/<dataset>.meta.json`` (the converter's provenance: raw data, generator
+    and version, split, encoder, counts), or None when the dataset has none. A fingerprint names the dataset,
+    not its contents; this says whether a stored result was made on the data there now."""
+    try:
+        return hashlib.sha256((Path(data_path) / dataset / f"{dataset}.meta.json").read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
 def _reuse_stored(spec: RunSpec, store: ResultStore, summary: SweepSummary, say, tag: str) -> bool:
-    """Take ``spec``'s stored result into ``summary`` if the store holds it."""
+    """Take ``spec``'s stored result into ``summary`` if the store holds it, made on the data there now
+    (:func:`dataset_digest`; a result stored before the digest was recorded is run again)."""
     stored = store.load(spec)
     if stored is None:
+        return False
+    if stored.get("data_digest") != dataset_digest(spec.data_path, spec.dataset):
+        say(f"{tag}: the stored result was made on other data (or before data digests were recorded): run again")
         return False
     summary.results[spec.key] = with_current_reuse_key(store, spec, stored)
     summary.skipped.append(spec.key)

@@ -21,6 +21,9 @@ Besides ``run_recbole``'s return value, ``RESULT.json`` gets:
     ``topk``, ``metrics``, ``dataset`` and ``model``.
 ``versions``
     python, torch and recbole versions.
+``data_digest``
+    :func:`poserec_experiments.runner.dataset_digest` of the dataset the run read (a stored result is reused
+    only on the same data).
 ``device``
     the device RecBole trained and tested on (``cpu`` or ``cuda``; from the final configuration, so a
     ``cuda`` request that fell back to the CPU reads ``cpu``).
@@ -70,6 +73,7 @@ def run(spec: dict) -> dict:
     import recbole
     import torch
 
+    from poserec_experiments.runner import dataset_digest
     from recbole_poserec.quick_start import run_recbole
 
     if spec.get("threads"):
@@ -88,6 +92,7 @@ def run(spec: dict) -> dict:
         "best_valid_score": float(result["best_valid_score"]),
         "checkpoint": result.get("checkpoint"),
         "synthetic": bool(result.get("synthetic")),
+        "data_digest": dataset_digest(spec["config_dict"]["data_path"], spec["dataset"]),
         "timing": result["timing"],
         "budget": {key: config[key] for key in BUDGET_KEYS if key in config},
         "versions": {"python": platform.python_version(), "torch": torch.__version__,

@@ -24,6 +24,7 @@ from poserec_experiments import ablate, benchmark
 from poserec_experiments import runner, worker
 from poserec_experiments.runner import ResultStore, RunBusy, RunFailed, RunLock, RunSpec
 from cli_assertions import assert_one_error_line
+from conftest import copy_converted
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
@@ -473,3 +474,28 @@ def test_models_beyond_the_default_eight_are_accepted(tmp_path, capsys):
                            "--out", str(tmp_path / "out"), "--work-dir", str(tmp_path / "work")])
     assert code == 0
     assert "ins-BPR-seed2022" in capsys.readouterr().out
+
+
+def test_a_stored_result_of_other_data_is_run_again(small_dataset_dir, tmp_path):
+    """A fingerprint names the dataset, not its contents: the stored result's data digest must match the data."""
+    from poserec_experiments.runner import SweepSummary, _reuse_stored, dataset_digest
+
+    data_path = tmp_path / "data"
+    copy_converted(small_dataset_dir.instance_dir, data_path / small_dataset_dir.name)
+    args = benchmark.build_parser().parse_args(["--models", "Pop", "--levels", "ins", "--seeds", "1",
+                                                "--data-path", str(data_path), "--ins-dataset", small_dataset_dir.name])
+    (spec,) = benchmark.build_specs(args, data_path)
+    store = ResultStore(tmp_path / "out" / "runs" / "benchmark")
+    digest = dataset_digest(data_path, small_dataset_dir.name)
+    assert digest is not None and len(digest) == 64
+    said = []
+    for recorded, reused in ((digest, True), ("0" * 64, False), (None, False)):
+        store.save(spec, stored_result(spec, data_digest=recorded))
+        summary = SweepSummary()
+        assert _reuse_stored(spec, store, summary, said.append, "tag") is reused
+        assert (spec.key in summary.results) is reused
+    meta = data_path / small_dataset_dir.name / f"{small_dataset_dir.name}.meta.json"
+    store.save(spec, stored_result(spec, data_digest=digest))
+    meta.write_text(meta.read_text(encoding="utf-8").replace("{", '{"changed": true, ', 1), encoding="utf-8")
+    assert not _reuse_stored(spec, store, SweepSummary(), said.append, "tag")  # the data changed under it
+    assert any("other data" in line for line in said)
