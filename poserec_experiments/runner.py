@@ -779,8 +779,9 @@ def check_stored_tree(root: str | os.PathLike) -> None:
 
 
 def find_reusable_in(root: str | os.PathLike) -> Callable[[RunSpec], dict | None]:
-    """A lookup of finished runs under ``root/<study>/*.json`` with the spec's ``reuse_key`` (None if none);
-    a file there that is not a stored result is a DataError (:func:`read_stored_result`)."""
+    """A lookup of finished runs under ``root/<study>/*.json`` with the spec's ``reuse_key``, made on the data
+    there now (:func:`dataset_digest`; None if none); a file there that is not a stored result is a DataError
+    (:func:`read_stored_result`)."""
     root = Path(root)
 
     def find(spec: RunSpec) -> dict | None:
@@ -790,7 +791,8 @@ def find_reusable_in(root: str | os.PathLike) -> Callable[[RunSpec], dict | None
         for path in stored_result_files(root):
             result = read_stored_result(path)
             same = result["spec"].get("reuse_key") == spec.reuse_key
-            if same and not result.get("reused_from"):
+            same_data = result.get("data_digest") == dataset_digest(spec.data_path, spec.dataset)
+            if same and same_data and not result.get("reused_from"):
                 return result | {"reused_from": f"{path.parent.name}/{path.stem}"}
         return None
 
@@ -902,7 +904,7 @@ class _Sweep:
             self.say(f"{tag}: running in another process ({busy.holder}); skipped here")
             return None
         try:
-            if _reuse_stored(spec, self.store, self.summary, self.say, tag):  # finished elsewhere meanwhile
+            if _reuse_stored(spec, self.store, self.summary, self.say, tag, quiet=True):  # finished elsewhere meanwhile
                 lock.release()
                 return None
             return start_run(spec, self.work_dir, lock, **self.start_options), lock
@@ -943,14 +945,15 @@ def dataset_digest(data_path: str | os.PathLike, dataset: str) -> str | None:
         return None
 
 
-def _reuse_stored(spec: RunSpec, store: ResultStore, summary: SweepSummary, say, tag: str) -> bool:
+def _reuse_stored(spec: RunSpec, store: ResultStore, summary: SweepSummary, say, tag: str, quiet: bool = False) -> bool:
     """Take ``spec``'s stored result into ``summary`` if the store holds it, made on the data there now
     (:func:`dataset_digest`; a result stored before the digest was recorded is run again)."""
     stored = store.load(spec)
     if stored is None:
         return False
     if stored.get("data_digest") != dataset_digest(spec.data_path, spec.dataset):
-        say(f"{tag}: the stored result was made on other data (or before data digests were recorded): run again")
+        if not quiet:
+            say(f"{tag}: the stored result was made on other data (or before data digests were recorded): run again")
         return False
     summary.results[spec.key] = with_current_reuse_key(store, spec, stored)
     summary.skipped.append(spec.key)

@@ -92,9 +92,11 @@ def run_recbole(model=None, dataset=None, config_file_list=None, config_dict=Non
     video with the same metric names (None without ``video``), and ``test_per_unit`` =
     ``{"window": {"ids": [window tokens], "ndcg@10": [...], ...}, "video": {"ids": [video tokens], ...}}``,
     one entry per protocol run, each list in the order of ``ids`` (ascending internal id; a video's windows
-    together), its mean the unrounded figure. Validation is window-level whatever the protocols. ``command_line``: the ``--key=value`` settings (None: RecBole reads ``sys.argv``). Bad
-    settings, and a model whose trainer the plug-in does not provide, raise a one-line
-    :class:`~dataset_conversion.errors.DataError` before the dataset is loaded.
+    together), its mean the unrounded figure. Validation is window-level whatever the protocols.
+    ``command_line``: the ``--key=value`` settings (None: RecBole reads ``sys.argv``). Bad settings, and a
+    model whose trainer the plug-in does not provide, raise a one-line
+    :class:`~dataset_conversion.errors.DataError` before the dataset is loaded; settings that the data
+    or the model refuse once loaded, a one-line DataError too.
     """
     config = prepare_config(model, dataset, config_file_list, config_dict, command_line)
     try:
