@@ -65,6 +65,7 @@ from poserec_experiments.arguments import (
     MAX_SEED,
     MAX_SEEDS,
     add_common_arguments,
+    print_dry_run,
     budget_overrides,
     check_common_arguments,
     command_string,
@@ -451,8 +452,7 @@ def main(argv=None) -> int:
     resolver = DatasetResolver(args, data_path)
     specs = build_specs(study, args, data_path, resolver, build=False)  # names only: checks come first
     if args.dry_run:
-        for spec in specs:
-            print(f"{spec.key}: {spec.model} on {spec.dataset}, seed {spec.seed}, config {spec.config}")
+        print_dry_run(specs)
         return 0
     store = ResultStore(out / "runs" / study.name)
     if args.report_only:

@@ -230,3 +230,9 @@ def print_footer(summary, outputs) -> None:
 def exit_status(summary) -> int:
     """0 when every run has a result, 1 when some failed or are running in another process."""
     return EXIT_PARTIAL_FAILURE if summary.not_done else EXIT_OK
+
+
+def print_dry_run(specs) -> None:
+    """``--dry-run``: one line per run (key, model, dataset, seed, config overrides)."""
+    for spec in specs:
+        print(f"{spec.key}: {spec.model} on {spec.dataset}, seed {spec.seed}, config {spec.config}")

@@ -81,6 +81,7 @@ from poserec_experiments.aggregate import (
 from poserec_experiments.arguments import (
     LEVEL_LABELS,
     add_common_arguments,
+    print_dry_run,
     budget_overrides,
     check_common_arguments,
     command_string,
@@ -446,8 +447,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     specs = build_specs(args, data_path)
     if args.dry_run:
-        for spec in specs:
-            print(f"{spec.key}: {spec.model} on {spec.dataset}, seed {spec.seed}, config {spec.config}")
+        print_dry_run(specs)
         return 0
     store = ResultStore(out / "runs" / BUDGETS[budget_name(args)])
     if args.report_only:

@@ -27,8 +27,8 @@ from pathlib import Path  # noqa: E402
 from dataset_conversion.entrypoint import ArgumentParser, positive_int, run_main  # noqa: E402
 from poserec_experiments.aggregate import mean_std, write_csv  # noqa: E402
 from poserec_experiments.arguments import (  # noqa: E402
-    add_common_arguments, check_common_arguments, command_string, devices_text, seed_list, unique_values,
-    writable_directory,
+    add_common_arguments, check_common_arguments, command_string, devices_text, print_dry_run, seed_list,
+    unique_values, writable_directory,
 )
 from poserec_experiments.budgets import read_budget  # noqa: E402
 from poserec_experiments.derived_datasets import dataset_config_files, ensure_dataset, read_meta  # noqa: E402
@@ -134,8 +134,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     specs = build_specs(args, data_path)
     if args.dry_run:
-        for spec in specs:
-            print(f"{spec.key}: {spec.model} on {spec.dataset}, seed {spec.seed}, config {spec.config}")
+        print_dry_run(specs)
         return 0
     store = ResultStore(out / "runs" / STUDY)
     writable_directory("--out", out)

@@ -517,6 +517,20 @@ def item_id(index: int, n_items: int) -> str:
     return f"i{index + 1:0{max(4, len(str(n_items)))}d}"
 
 
+def draft_items(kinds, n_items: int, rng: np.random.Generator) -> list[tuple[ItemKind, int, dict[str, str]]]:
+    """``(kind, tier, factor texts)`` of ``n_items`` instances of ``kinds``, group by group (Table 3 sizes),
+    spread over each group's kinds and, in turn, over each kind's style tiers (from a random first tier)."""
+    drafts = []
+    for group, size in group_sizes(n_items).items():
+        group_kinds = [k for k in kinds if k.group == group]
+        for kind, count in zip(group_kinds, _instances_per_kind(group_kinds, size)):
+            first_tier = int(rng.integers(len(kind.tiers)))
+            for j in range(count):
+                tier = kind.tiers[(first_tier + j) % len(kind.tiers)]
+                drafts.append((kind, tier, _describe(kind, tier, rng)))
+    return drafts
+
+
 def build_catalogue(seed: int, n_items: int) -> list[Item]:
     """The ``n_items`` catalogue items of the dataset for ``seed``, in id order.
 
@@ -527,14 +541,7 @@ def build_catalogue(seed: int, n_items: int) -> list[Item]:
     if n_items < len(GROUPS):
         raise ValueError(f"n_items must be at least {len(GROUPS)}, got {n_items}")
     rng = np.random.default_rng(random_streams(seed).catalogue)
-    drafts: list[tuple[ItemKind, int, dict[str, str]]] = []
-    for group, size in group_sizes(n_items).items():
-        kinds = [k for k in KINDS if k.group == group]
-        for kind, count in zip(kinds, _instances_per_kind(kinds, size)):
-            first_tier = int(rng.integers(len(kind.tiers)))
-            for j in range(count):
-                tier = kind.tiers[(first_tier + j) % len(kind.tiers)]
-                drafts.append((kind, tier, _describe(kind, tier, rng)))
+    drafts = draft_items(KINDS, n_items, rng)
     order = rng.permutation(len(drafts))
     return [
         Item(item_id(new, n_items), drafts[old][2], drafts[old][0].group, drafts[old][0], drafts[old][1])

@@ -418,6 +418,25 @@ def _idle_drift(n_frames: int, rng: np.random.Generator) -> dict[str, np.ndarray
     return {name: drift[i] for i, name in enumerate(DOF_NAMES)}
 
 
+def body_dofs(raw: dict, dominant: str, n_frames: int) -> dict[str, np.ndarray]:
+    """The neutral pose overlaid with a motion's ``raw`` angles, each (T,): ``dom.``/``off.`` names go to the
+    dominant / other side, and lateral angles are mirrored towards the dominant side."""
+    other = "left" if dominant == "right" else "right"
+    towards_dominant = 1.0 if dominant == "left" else -1.0
+    dofs = {name: np.full(n_frames, value) for name, value in NEUTRAL.items()}
+    for key, value in raw.items():
+        if key.startswith("dom."):
+            name = f"{dominant}.{key[4:]}"
+        elif key.startswith("off."):
+            name = f"{other}.{key[4:]}"
+        else:
+            name = key
+            if key in LATERAL_DOFS:
+                value = towards_dominant * np.asarray(value)
+        dofs[name] = np.broadcast_to(np.asarray(value, dtype=float), (n_frames,)).copy()
+    return dofs
+
+
 def motion_dofs(
     subcategory: str, n_frames: int, params: MotionParams, rng: np.random.Generator
 ) -> tuple[dict[str, np.ndarray], bool]:
@@ -427,19 +446,7 @@ def motion_dofs(
     """
     phase = cycle_phase(n_frames, params.tempo_hz, rng)
     raw, grounded = MOTIONS[subcategory].motion(phase, params, rng)
-    other = "left" if params.dominant == "right" else "right"
-    towards_dominant = 1.0 if params.dominant == "left" else -1.0
-    dofs = {name: np.full(n_frames, value) for name, value in NEUTRAL.items()}
-    for key, value in raw.items():
-        if key.startswith("dom."):
-            name = f"{params.dominant}.{key[4:]}"
-        elif key.startswith("off."):
-            name = f"{other}.{key[4:]}"
-        else:
-            name = key
-            if key in LATERAL_DOFS:
-                value = towards_dominant * np.asarray(value)
-        dofs[name] = np.broadcast_to(np.asarray(value, dtype=float), (n_frames,)).copy()
+    dofs = body_dofs(raw, params.dominant, n_frames)
     for name, drift in _idle_drift(n_frames, rng).items():
         dofs[name] = dofs[name] + drift
     return clip_to_limits(dofs), grounded

@@ -23,7 +23,7 @@ import numpy as np
 
 from ...layout import GROUPS
 from ..catalogue import KINDS as KINDS_V1
-from ..catalogue import ItemKind, _describe, _instances_per_kind, _kind, group_sizes, item_id
+from ..catalogue import ItemKind, _kind, draft_items, item_id
 from ..plan import random_streams
 from ..taxonomy import SUBCATEGORIES
 from .calibration import APPEAL_VISIBLE_SHARE, EVERYDAY_STAPLES, SCENE_STAPLES
@@ -92,14 +92,7 @@ def build_catalogue(seed: int, n_items: int) -> list[Item]:
     if n_items < len(GROUPS):
         raise ValueError(f"n_items must be at least {len(GROUPS)}, got {n_items}")
     rng = np.random.default_rng(random_streams(seed).catalogue)
-    drafts = []
-    for group, size in group_sizes(n_items).items():
-        kinds = [k for k in KINDS if k.group == group]
-        for kind, count in zip(kinds, _instances_per_kind(kinds, size)):
-            first_tier = int(rng.integers(len(kind.tiers)))
-            for j in range(count):
-                tier = kind.tiers[(first_tier + j) % len(kind.tiers)]
-                drafts.append((kind, tier, _describe(kind, tier, rng)))
+    drafts = draft_items(KINDS, n_items, rng)
     visible, hidden = rng.standard_normal((2, len(drafts)))
     appeal = np.sqrt(APPEAL_VISIBLE_SHARE) * visible + np.sqrt(1.0 - APPEAL_VISIBLE_SHARE) * hidden
     level = np.searchsorted(np.quantile(visible, [1 / 3, 2 / 3]), visible)

@@ -17,8 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..motions import NEUTRAL, MotionParams, _idle_drift, _seated, cycle_phase, smoothstep
-from ..skeleton import LANDMARK, LATERAL_DOFS, SIDES, clip_to_limits, forward_kinematics, project, sample_body, sample_camera
+from ..motions import NEUTRAL, MotionParams, _idle_drift, _seated, body_dofs, cycle_phase, smoothstep
+from ..skeleton import LANDMARK, SIDES, clip_to_limits, forward_kinematics, project, sample_body, sample_camera
 from .motions import IDLE_MOTIONS, VARIANTS, Variant, sample_params, variant_weights
 from .observation import simulate_detector
 
@@ -79,24 +79,6 @@ def idle_share(segments: list[Segment]) -> float:
     return sum(s.stop - s.start for s in segments if s.kind == "idle") / max(1, segments[-1].stop)
 
 
-def _body_dofs(raw: dict, dominant: str, n: int) -> dict[str, np.ndarray]:
-    """v1's mapping of ``dom.``/``off.`` and lateral angles onto left/right, over the neutral pose."""
-    other = "left" if dominant == "right" else "right"
-    towards_dominant = 1.0 if dominant == "left" else -1.0
-    dofs = {name: np.full(n, value) for name, value in NEUTRAL.items()}
-    for key, value in raw.items():
-        if key.startswith("dom."):
-            name = f"{dominant}.{key[4:]}"
-        elif key.startswith("off."):
-            name = f"{other}.{key[4:]}"
-        else:
-            name = key
-            if key in LATERAL_DOFS:
-                value = towards_dominant * np.asarray(value)
-        dofs[name] = np.broadcast_to(np.asarray(value, dtype=float), (n,))
-    return dofs
-
-
 def _segment_weight(segment: Segment, n_frames: int, frames: np.ndarray) -> np.ndarray:
     half = BLEND_FRAMES / 2
     rise = smoothstep((frames - (segment.start - half)) / BLEND_FRAMES) if segment.start > 0 else 1.0
@@ -140,7 +122,7 @@ def timeline_dofs(subcategory: str, style: float, segments: list[Segment], rng: 
                 raw = {k: v for k, v in raw.items() if not (k.endswith(("hip_flex", "knee_flex", "ankle_flex", "hip_abd")) or k.startswith("root"))}
                 _seated(raw)
         weight = _segment_weight(segment, n_frames, frames)
-        for name, value in _body_dofs(raw, dominant, len(frames)).items():
+        for name, value in body_dofs(raw, dominant, len(frames)).items():
             dofs[name][frames] += weight * value
         support[frames] += weight * float(grounded)
         total[frames] += weight
