@@ -70,6 +70,8 @@ import statistics
 import sys
 from pathlib import Path
 
+import yaml
+
 from dataset_conversion.entrypoint import ArgumentParser, run_main
 from dataset_conversion.errors import DataError
 from poserec_experiments.aggregate import (
@@ -118,15 +120,20 @@ from poserec_experiments.runner import (
     run_all,
 )
 from poserec_experiments.significance import (
+    REFERENCE_MODEL,
     SIGNIFICANCE_HEADER,
     compare_models,
     method_lines,
+    row_label,
     significance_markdown,
 )
+from poserec_experiments.tune import profile_path
 
 # --budget -> its study: the name of its budget file (budgets/<study>.yaml) and of its store (runs/<study>/)
 BUDGETS = {"cpu": "benchmark", "converged": "benchmark-converged"}
 MODELS = ("Random", "Pop", "PoseKNN", "FM", "DeepFM", "NeuMF", "AFN", "FRNet", "PoseRec")
+TUNED_SUFFIX = "-tuned"  # --models FM-tuned: FM with properties/model/FM-tuned.yaml (poserec_experiments.tune)
+TUNED_REFERENCE = f"{REFERENCE_MODEL} (tuned)"  # the significance tests' reference when that row is run
 QUICK_MODELS = ("Pop", "FM", "PoseRec")
 FIXED_BUDGET_MODELS = frozenset({"Random", "Pop", "PoseKNN"})  # nothing to train: their YAML's one epoch is kept
 RUN_BUDGET_KEYS = ("epochs", "stopping_step", "eval_step")  # a run's budget as run (worker's ``budget``)
@@ -145,8 +152,10 @@ TIMINGS_HEADER = ["level", "model", "device", "train_seconds_mean", "test_second
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="python -m poserec_experiments.benchmark", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=None, type=model_name, metavar="MODEL",
-                        help=f"plug-in or RecBole models (default: {' '.join(MODELS)})")
+    parser.add_argument("--models", nargs="+", default=None, type=benchmark_row, metavar="MODEL",
+                        help=f"plug-in or RecBole models, or <model>{TUNED_SUFFIX} for a model with the profile "
+                             f"the validation search chose (default: {' '.join(MODELS)} and every "
+                             f"<model>{TUNED_SUFFIX} whose profile exists)")
     parser.add_argument("--levels", nargs="+", default=["ins", "cat"], choices=["ins", "cat"])
     parser.add_argument("--protocols", nargs="+", default=list(PROTOCOLS), choices=PROTOCOLS,
                         help="evaluation protocols reported (default both; every run evaluates both)")
@@ -155,6 +164,47 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default=None, help="output directory (default results/; --quick: benchmark_runs/quick/)")
     add_common_arguments(parser)
     return parser
+
+
+def tuned_profile(name: str) -> tuple[str, Path | None]:
+    """``("FM", properties/model/FM-tuned.yaml)`` for ``FM-tuned``; ``(name, None)`` for a plain model."""
+    if name.endswith(TUNED_SUFFIX):
+        model = name[:-len(TUNED_SUFFIX)]
+        return model, profile_path(model)
+    return name, None
+
+
+def benchmark_row(text: str) -> str:
+    """An argparse ``type``: a model name, or ``<model>-tuned`` whose profile file exists."""
+    model, profile = tuned_profile(text)
+    model_name(model)
+    if profile is not None and not profile.is_file():
+        raise argparse.ArgumentTypeError(f"{text}: no profile {profile} (run python -m poserec_experiments.tune "
+                                         f"--model {model} first)")
+    return text
+
+
+def default_rows() -> list[str]:
+    """:data:`MODELS`, each followed by its tuned row when the search wrote a profile with overrides."""
+    rows = []
+    for model in MODELS:
+        rows.append(model)
+        if profile_overrides(profile_path(model)):
+            rows.append(model + TUNED_SUFFIX)
+    return rows
+
+
+def profile_overrides(path: Path) -> dict:
+    """A tuned profile's settings ({} when the file is absent or empty)."""
+    if not path.is_file():
+        return {}
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def row_variant(name: str) -> str:
+    """The table row of a ``--models`` entry: ``PoseRec (tuned)`` for ``PoseRec-tuned``."""
+    model, profile = tuned_profile(name)
+    return model if profile is None else f"{model} (tuned)"
 
 
 def budget_name(args) -> str:
@@ -173,10 +223,13 @@ def build_specs(args, data_path: Path) -> list[RunSpec]:
     specs = []
     for seed in seeds:
         for level in args.levels:
-            for model in args.models:
+            for name in args.models:
+                model, profile = tuned_profile(name)
                 trained = model not in FIXED_BUDGET_MODELS
-                config = (dict(per_model.get(model, {})) | budget if trained else {}) | overrides
-                specs.append(RunSpec(study=study, level=level, variant=model, model=model, dataset=datasets[level],
+                tuned = profile_overrides(profile) if profile is not None else {}
+                config = tuned | (dict(per_model.get(model, {})) | budget if trained else {}) | overrides
+                specs.append(RunSpec(study=study, level=level, variant=row_variant(name), model=model,
+                                     dataset=datasets[level],
                                      seed=seed, data_path=str(args.data_path), config=config,
                                      config_files=dataset_config_files(datasets[level], level)))
     return specs
@@ -188,7 +241,7 @@ def budget_table(results, models) -> str:
     lines = ["| model | max epochs | stopping_step | eval_step | epochs run (mean, range) | wall time per run (mean) |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for model in models:
-        members = [r for r in results if r["spec"]["model"] == model]
+        members = [r for r in results if row_label(r) == model]
         if not members:
             continue
 
@@ -261,7 +314,7 @@ def device_timings(results) -> list[dict]:
 
 def run_overrides(specs, models) -> dict:
     """Each model's config overrides as run (the benchmark budget plus command-line settings)."""
-    return {m: next((s.config for s in specs if s.model == m), {}) for m in models}
+    return {m: next((s.config for s in specs if s.variant == m), {}) for m in models}
 
 
 def protocol_rows(results, protocols) -> list[dict]:
@@ -358,9 +411,10 @@ def write_outputs(out: Path, specs, summary, args, data_path: Path, command: str
     metas = {level: read_meta(data_path, datasets[level]) for level in args.levels}
     provenance = [line for level in args.levels for line in provenance_lines(metas[level], datasets[level])]
     ceilings = {level: dataset_ceilings(data_path, datasets[level], metas[level]) for level in args.levels}
-    models_run = [m for m in args.models if any(r["spec"]["model"] == m for r in results)]
-    comparisons = compare_models(results, args.levels, args.protocols, models_run)
-    significance = significance_markdown(comparisons, LEVEL_LABELS, PROTOCOL_LABELS)
+    models_run = [v for v in map(row_variant, args.models) if any(row_label(r) == v for r in results)]
+    reference = TUNED_REFERENCE if TUNED_REFERENCE in models_run else REFERENCE_MODEL
+    comparisons = compare_models(results, args.levels, args.protocols, models_run, reference=reference)
+    significance = significance_markdown(comparisons, LEVEL_LABELS, PROTOCOL_LABELS, reference)
     tables = protocol_tables(rows, ceilings, groups, args.protocols, models_run)
     notes = ceiling_notes(ceilings)
     budget_file = BUDGETS_DIR / f"{study}.yaml"
@@ -406,7 +460,7 @@ def write_outputs(out: Path, specs, summary, args, data_path: Path, command: str
     for protocol, table in tables.items():
         text += [f"## {PROTOCOL_LABELS[protocol].capitalize()}", "", table]
     text += ["**Ceilings** (rows below the rule):", "", *notes, "",
-             "## Significance", "", *method_lines(), "", significance,
+             "## Significance", "", *method_lines(reference=reference), "", significance,
              "**Wall time per run** (mean over seeds; train = RecBole `fit`, i.e. training and validation passes; "
              "test = the window-level test evaluation):", "", timing_table(timings, args.levels)]
     if summary.not_done:
@@ -441,7 +495,7 @@ def main(argv=None) -> int:
         args.models = args.models or list(QUICK_MODELS)
         args.out = args.out or "benchmark_runs/quick/"
     args.seeds = args.seeds or DEFAULT_SEEDS
-    args.models = args.models or list(MODELS)
+    args.models = args.models or default_rows()
     args.out = args.out or "results/"
     data_path = Path(args.data_path).resolve()
     out = Path(args.out)

@@ -751,7 +751,8 @@ def describe_result(result: dict, metric: str = KEY_METRIC) -> str:
     """``312.4 s (train 250.1 s, test 12.3 s), ndcg@10=0.1234``."""
     test = result.get("test_result") or {}
     name = metric if metric in test else next(iter(test), None)
-    score = f", {name}={test[name]:.4f}" if name else ""
+    valid = result.get("best_valid_result") or {}
+    score = f", {name}={test[name]:.4f}" if name else (f", valid {metric}={valid[metric]:.4f}" if metric in valid else "")
     return (f"{result.get('wall_seconds', 0.0):.1f} s (train {result.get('train_seconds', 0.0):.1f} s, "
             f"test {result.get('test_seconds', 0.0):.1f} s){score}")
 

@@ -1,7 +1,7 @@
 """PoseRec against every other model: Wilcoxon signed-rank tests on the per-unit test NDCG@10, Holm-corrected.
 
-For each level and protocol, PoseRec (:data:`REFERENCE_MODEL`) is compared with every other model of the
-table on :data:`TEST_METRIC`, paired over the test units (windows for the window-level protocol, videos for
+For each level and protocol, PoseRec (:data:`REFERENCE_MODEL`; the benchmark passes ``PoseRec (tuned)`` when
+that row is in the table) is compared with every other row of the table on :data:`TEST_METRIC`, paired over the test units (windows for the window-level protocol, videos for
 the video-level one) by unit id, from the per-unit values each stored run holds (``test_per_unit``, see
 :mod:`poserec_experiments.worker`).
 
@@ -50,6 +50,11 @@ TEST_METRIC = "ndcg@10"
 SIGNIFICANCE_HEADER = ["level", "protocol", "metric", "reference", "model", "units", "units_left_out",
                        "seeds_reference", "seeds_model", "mean_difference", "median_difference", "better",
                        "statistic", "p_value", "p_holm", "note"]
+
+
+def row_label(result: dict) -> str:
+    """A stored run's table row: its spec's ``variant`` (the model, or e.g. ``PoseRec (tuned)``)."""
+    return result["spec"].get("variant") or result["spec"]["model"]
 
 
 @dataclass
@@ -156,7 +161,7 @@ def compare_models(results: list[dict], levels, protocols, models, metric: str =
     docstring), Holm-adjusted within each (level, protocol); empty when ``reference`` has no runs."""
     comparisons = []
     for level in levels:
-        runs = {m: [r for r in results if r["spec"]["level"] == level and r["spec"]["model"] == m] for m in models}
+        runs = {m: [r for r in results if r["spec"]["level"] == level and row_label(r) == m] for m in models}
         if not runs.get(reference):
             continue
         for protocol in protocols:
@@ -191,12 +196,13 @@ def format_p(value: float | None) -> str:
     return f"{value:.4f}" if value >= 1e-3 else f"{value:.1e}"
 
 
-def significance_markdown(comparisons: list[Comparison], level_labels: dict, protocol_labels: dict) -> str:
+def significance_markdown(comparisons: list[Comparison], level_labels: dict, protocol_labels: dict,
+                          reference: str = REFERENCE_MODEL) -> str:
     """A markdown table of the comparisons that were tested (level, protocol, model, units, differences,
     direction, p-values), then one line per reason the others were not."""
     if not comparisons:
-        return f"No test: {REFERENCE_MODEL} has no stored runs among these results.\n"
-    header = ["level", "protocol", f"{REFERENCE_MODEL} vs", "units (left out)", "seeds", "mean diff", "median diff",
+        return f"No test: {reference} has no stored runs among these results.\n"
+    header = ["level", "protocol", f"{reference} vs", "units (left out)", "seeds", "mean diff", "median diff",
               "better", "W", "p", "p (Holm)"]
     align = [" --- "] * 3 + [" ---: "] * 4 + [" --- "] + [" ---: "] * 3
     lines = []
@@ -220,12 +226,12 @@ def significance_markdown(comparisons: list[Comparison], level_labels: dict, pro
     return "\n".join(lines) + "\n"
 
 
-def method_lines(metric: str = TEST_METRIC) -> list[str]:
+def method_lines(metric: str = TEST_METRIC, reference: str = REFERENCE_MODEL) -> list[str]:
     """The markdown paragraph that says how the tests were made (the module docstring, short)."""
     return [
-        f"**Significance** ({REFERENCE_MODEL} vs every other model, test {metric}; `significance.csv`). "
+        f"**Significance** ({reference} vs every other model, test {metric}; `significance.csv`). "
         "Wilcoxon signed-rank test (`scipy.stats.wilcoxon`, two-sided, zero differences dropped) on the paired "
-        f"per-unit differences {REFERENCE_MODEL} - model, paired by unit id: test windows for the window "
+        f"per-unit differences {reference} - model, paired by unit id: test windows for the window "
         "level, test videos for the video level. Seeds are pooled by averaging each unit's value over a "
         "model's seeds first, then one test per level, protocol and model: every seed evaluates the same test "
         "units, so testing seeds x units as one sample would count each unit several times. Only units "

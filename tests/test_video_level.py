@@ -220,9 +220,19 @@ def test_window_protocol_only_and_the_default_rounding(small_dataset_dir, tmp_pa
     assert result["config"]["load_col"].get("user") is None  # Pop reads no user file without the video level
 
 
+def test_no_protocol_evaluates_validation_only(small_dataset_dir, tmp_path):
+    """eval_protocols: [] (a search selecting on validation): no test figure is computed."""
+    settings = _settings(small_dataset_dir.data_path, tmp_path, eval_protocols=[])
+    result = run_recbole(model="Pop", dataset=small_dataset_dir.name, config_dict=settings, saved=False,
+                         command_line=[])
+    assert result["test_result"] is None and result["test_video_result"] is None
+    assert result["test_per_unit"] == {} and result["test_seconds"] is None
+    assert result["best_valid_result"]["ndcg@10"] >= 0
+
+
 @pytest.mark.parametrize("key, value, message", [
     ("eval_protocols", ["window", "frame"], "unknown protocol 'frame'"),
-    ("eval_protocols", [], "non-empty list"),
+    ("eval_protocols", "window", "eval_protocols is a list"),
     ("eval_protocols", ["video", "video"], "listed twice"),
     ("video_aggregation", "median", "unknown aggregation 'median'"),
 ])

@@ -1,8 +1,9 @@
 """The evaluation settings ``eval_protocols`` and ``video_aggregation`` (``properties/overall.yaml``).
 
 ``eval_protocols``: which test-split protocols :func:`recbole_poserec.quick_start.run_recbole` reports,
-a non-empty list of ``window`` (RecBole's full ranking per 10-frame window) and ``video`` (full ranking
-per video, :mod:`recbole_poserec.evaluation.video`). Validation, and with it model selection, is always
+a list of ``window`` (RecBole's full ranking per 10-frame window) and ``video`` (full ranking per video,
+:mod:`recbole_poserec.evaluation.video`); ``[]`` evaluates no test split at all (a search that selects on
+validation, :mod:`poserec_experiments.tune`, computes no test figure). Validation, and with it model selection, is always
 window-level (``valid_metric``). ``video_aggregation``: ``mean`` or ``max`` of a video's window scores.
 """
 
@@ -32,8 +33,8 @@ def check_evaluation_settings(config) -> None:
     protocols = config["eval_protocols"]
     allowed = ", ".join(EVAL_PROTOCOLS)
     if protocols is not None:
-        if not isinstance(protocols, (list, tuple)) or not protocols:
-            raise config.setting_error("eval_protocols", f"expected a non-empty list of {allowed}, got {protocols!r}")
+        if not isinstance(protocols, (list, tuple)):
+            raise config.setting_error("eval_protocols", f"expected a list of {allowed} (or []), got {protocols!r}")
         unknown = [p for p in protocols if p not in EVAL_PROTOCOLS]
         if unknown:
             raise config.setting_error("eval_protocols", f"unknown protocol {unknown[0]!r} (allowed: {allowed})")

@@ -1,0 +1,292 @@
+"""Choose PoseRec's tuned profile on the validation split: a documented two-stage search.
+
+``python -m poserec_experiments.tune [--model PoseRec] [--jobs N] [--seeds N] [--window-step 20]
+[--data-path dataset/] [--out results/tuning/] [--profile FILE] [--dry-run] [--report-only]``
+
+Every run is the model as its YAML configures it (``properties/model/<model>.yaml``; for PoseRec the paper's
+settings) with one candidate's overrides, on the instance-level dataset with a window every ``--window-step``
+frames, and **evaluated on the validation split only** (``eval_protocols: []``: no test figure is computed during
+the search). PoseRec trains with the ablation budget (``budgets/ablations.yaml``: its learning rate, epochs and
+early stopping) and searches :data:`CANDIDATES`; any other model trains with its benchmark budget
+(``budgets/benchmark.yaml``) and searches the pose normalisations only (:data:`POSE_CANDIDATES`): whatever
+preprocessing of the pose PoseRec is offered, every model that reads a pose feature is offered too. The search:
+
+1. *One change at a time*: each entry of :data:`CANDIDATES` alone over the paper's settings (and the paper's
+   settings themselves).
+2. *Combinations*: in every group of :data:`CANDIDATES` (changes that replace one another, e.g. two pose
+   normalisations), the candidate of stage 1 with the best validation NDCG@10, if it beats the paper's
+   settings, is a winner; stage 2 runs all winners together and, when there are several, the combination with
+   each winner left out in turn.
+
+The profile chosen is the run with the best validation NDCG@10 over both stages (mean over ``--seeds``
+training seeds). Outputs under ``--out``: ``<model>-search.csv`` / ``.md`` (every run sorted by validation
+NDCG@10; the search log) and ``runs/tune-<model>/`` (the stored runs, resumable); the chosen overrides are
+written to ``--profile`` (default ``properties/model/<model>-tuned.yaml``), which the benchmark's
+``<model>-tuned`` row layers over the model's YAML. Test figures of a chosen profile are computed once, by the
+benchmark.
+
+Bad input and interruptions: as for ``python -m poserec_experiments.ablate``.
+"""
+
+from __future__ import annotations
+
+from dataset_conversion.entrypoint import install_startup_signal_handlers
+
+install_startup_signal_handlers()  # before the heavy imports: a signal during them is one line too
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from dataset_conversion.entrypoint import ArgumentParser, positive_int, run_main
+from poserec_experiments.ablate import BUDGET, DatasetResolver, model_defaults
+from poserec_experiments.aggregate import aggregate_runs, write_csv
+from poserec_experiments.arguments import (
+    add_common_arguments,
+    check_common_arguments,
+    command_string,
+    exit_status,
+    parse_overrides,
+    print_dry_run,
+    print_footer,
+    seed_list,
+    writable_directory,
+)
+from poserec_experiments.budgets import read_budget
+from poserec_experiments.derived_datasets import dataset_config_files, read_meta
+from poserec_experiments.report import format_duration, format_number, provenance_lines, write_markdown
+from poserec_experiments.runner import (
+    ResultStore,
+    RunSpec,
+    atomic_write_text,
+    check_store,
+    collect,
+    run_all,
+)
+from recbole_poserec.config import PROPERTIES_DIR
+
+STUDY = "tune"
+LEVEL = "ins"
+METRIC = "ndcg@10"
+BASE = "as configured"  # the base variant: the model as its YAML configures it (PoseRec: the paper's settings)
+CSV_HEADER = ["stage", "variant", "overrides", "seeds", "valid_ndcg@10", "valid_ndcg@10_std", "valid_recall@10",
+              "chosen"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One change to the paper's settings; candidates of the same ``group`` replace one another."""
+
+    name: str
+    group: str
+    config: dict
+
+
+# The changes searched (issue 16): the authors' code's variants and the improvements beyond the paper, each a
+# PoseRec.yaml key (or the plug-in's pose_normalisation, which every model reading poses is offered).
+CANDIDATES = (
+    Candidate("authors triplet", "triplet", {"triplet_hinge": False, "triplet_margin": 2.0}),
+    Candidate("no L_triple", "triplet", {"triplet_weight": 0.0}),
+    Candidate("authors mining", "mining", {"mining": "authors"}),
+    Candidate("hip_torso", "normalisation", {"pose_normalisation": "hip_torso"}),
+    Candidate("hip_torso_yaw", "normalisation", {"pose_normalisation": "hip_torso_yaw"}),
+    Candidate("softmax s10", "label", {"label_loss": "softmax", "score_scale": 10.0}),
+    Candidate("bce s5 learned", "label", {"score_scale": 5.0, "learn_score_scale": True}),
+    Candidate("known negatives", "negatives", {"known_negatives": True, "train_nonpositive_as_negatives": True}),
+    Candidate("augment", "augmentation", {"augment_rotation": 15.0, "augment_scale": 0.1, "augment_time_shift": 1}),
+)
+POSE_CANDIDATES = tuple(c for c in CANDIDATES if c.group == "normalisation")
+
+
+def profile_path(model: str) -> Path:
+    """``properties/model/<model>-tuned.yaml``: the overrides the search chose for ``model``."""
+    return Path(PROPERTIES_DIR, "model", f"{model}-tuned.yaml")
+
+
+def candidates_of(model: str) -> tuple[Candidate, ...]:
+    return CANDIDATES if model == "PoseRec" else POSE_CANDIDATES
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(prog="python -m poserec_experiments.tune", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="PoseRec", help="the model searched (default PoseRec)")
+    parser.add_argument("--out", default="results/tuning/", help="output directory (default results/tuning/)")
+    parser.add_argument("--profile", default=None,
+                        help="where the chosen overrides are written (default properties/model/<model>-tuned.yaml)")
+    parser.add_argument("--raw-dir", default=None, help="raw data of the sparser-step dataset (as for ablate)")
+    parser.add_argument("--window-step", type=positive_int, default=BUDGET["window_step"],
+                        help=f"a window every N frames (default {BUDGET['window_step']}, as the ablations)")
+    add_common_arguments(parser)
+    return parser
+
+
+def training_config(args) -> dict:
+    """The model's budget (see the module docstring), ``--set`` overrides, and no test evaluation."""
+    budget = dict(BUDGET["train"]) if args.model == "PoseRec" else dict(read_budget("benchmark").get(args.model, {}))
+    for key, value in (("epochs", args.epochs), ("stopping_step", args.stopping_step), ("eval_step", args.eval_step)):
+        if value is not None:
+            budget[key] = value
+    return budget | parse_overrides(args.overrides) | {"eval_protocols": []}
+
+
+def specs_for(variants: list[tuple[str, str, dict]], args, dataset: str) -> list[RunSpec]:
+    """One spec per (variant, seed); ``variants`` are ``(stage, name, overrides)``."""
+    base = training_config(args)
+    defaults = model_defaults() if args.model == "PoseRec" else {}
+    specs = []
+    for stage, name, overrides in variants:
+        for seed in seed_list(args.seeds, args.first_seed):
+            spec = RunSpec(study=f"{STUDY}-{args.model}", level=LEVEL, variant=name, model=args.model,
+                           dataset=dataset, seed=seed,
+                           data_path=str(args.data_path), config=base | overrides,
+                           config_files=dataset_config_files(dataset, LEVEL),
+                           data_recipe={"window_step": args.window_step, "stage": stage})
+            spec.reuse_key = spec.equivalence_key(defaults)
+            specs.append(spec)
+    return specs
+
+
+def stage_one(model: str) -> list[tuple[str, str, dict]]:
+    return [("1", BASE, {})] + [("1", c.name, dict(c.config)) for c in candidates_of(model)]
+
+
+def validation_scores(specs, summary) -> dict[str, tuple[float, float, float, int]]:
+    """Per variant: (mean valid NDCG@10, its std, mean valid Recall@10, seeds)."""
+    results = [summary.results[s.key] for s in specs if s.key in summary.results]
+    rows = aggregate_runs(results, ("variant",), field="best_valid_result")
+    scores = {}
+    for variant in dict.fromkeys(r["variant"] for r in rows):
+        of = {r["metric"]: r for r in rows if r["variant"] == variant}
+        if METRIC in of:
+            recall = of.get("recall@10", {}).get("mean", float("nan"))
+            scores[variant] = (of[METRIC]["mean"], of[METRIC]["std"], recall, of[METRIC]["seeds"])
+    return scores
+
+
+def stage_two(scores, model: str) -> list[tuple[str, str, dict]]:
+    """All winners together and, with several, each left out in turn (see the module docstring)."""
+    if BASE not in scores:
+        return []
+    winners = []
+    candidates = candidates_of(model)
+    for group in dict.fromkeys(c.group for c in candidates):
+        members = [c for c in candidates if c.group == group and c.name in scores]
+        best = max(members, key=lambda c: scores[c.name][0], default=None)
+        if best is not None and scores[best.name][0] > scores[BASE][0]:
+            winners.append(best)
+    if len(winners) < 2:
+        return []
+    combos = [winners] + ([[w for w in winners if w is not left] for left in winners] if len(winners) > 2 else [])
+    return [("2", " + ".join(c.name for c in combo), {k: v for c in combo for k, v in c.config.items()})
+            for combo in combos]
+
+
+def write_profile(path: Path, model: str, name: str, overrides: dict, score: float, command: str) -> Path:
+    header = [
+        f"# {model} (tuned): the overrides over {model}.yaml chosen on the validation split by",
+        f"#   {command}",
+        f"# (variant {name!r}, validation NDCG@10 {score:.4f}; search log results/tuning/{model}-search.md).",
+        "# Written by poserec_experiments/tune.py; do not edit by hand, rerun the search.",
+    ]
+    body = yaml.safe_dump(overrides, sort_keys=True, default_flow_style=False) if overrides else "{}\n"
+    atomic_write_text(path, "\n".join(header) + "\n" + body)
+    return path
+
+
+def write_outputs(args, specs, summary, variants, data_path: Path, dataset: str, command: str) -> list[Path]:
+    scores = validation_scores(specs, summary)
+    ranked = sorted((v for v in variants if v[1] in scores), key=lambda v: -scores[v[1]][0])
+    chosen = ranked[0] if ranked else None
+    rows = [{"stage": stage, "variant": name, "overrides": yaml.safe_dump(cfg, default_flow_style=True).strip(),
+             "seeds": scores[name][3], "valid_ndcg@10": scores[name][0], "valid_ndcg@10_std": scores[name][1],
+             "valid_recall@10": scores[name][2], "chosen": chosen is not None and name == chosen[1]}
+            for stage, name, cfg in ranked]
+    out = Path(args.out)
+    outputs = [write_csv(out / f"{args.model}-search.csv", CSV_HEADER, rows)]
+    budget = training_config(args)
+    table = ["| stage | variant | overrides | valid NDCG@10 | valid Recall@10 |", "| --- | --- | --- | ---: | ---: |"]
+    for row in rows:
+        mark = "**" if row["chosen"] else ""
+        spread = f" ± {format_number(row['valid_ndcg@10_std'])}" if row["seeds"] > 1 else ""
+        table.append(f"| {row['stage']} | {mark}{row['variant']}{mark} | `{row['overrides']}` | "
+                     f"{mark}{format_number(row['valid_ndcg@10'])}{spread}{mark} | {format_number(row['valid_recall@10'])} |")
+    text = [
+        f"# {args.model}'s tuned profile: the search on the validation split",
+        "",
+        f"Regenerate: `{command}`",
+        "",
+        "**Data.**", *provenance_lines(read_meta(data_path, dataset), dataset), "",
+        f"**Runs.** {args.model} (`properties/model/{args.model}.yaml`) with each variant's overrides; "
+        f"instance level, a window every {args.window_step} frames; settings over the YAML "
+        f"`{ {k: v for k, v in budget.items() if k != 'eval_protocols'} }`; RecBole seed {', '.join(map(str, seed_list(args.seeds, args.first_seed)))}. Selection metric: the best "
+        "validation NDCG@10 of each run (its best epoch). **No test figure was computed** (`eval_protocols: []`).",
+        "",
+        "**Search** (`poserec_experiments/tune.py`): stage 1 changes one thing at a time; stage 2 combines the "
+        "best change of every group that beat the paper's settings in stage 1 (and leaves each out in turn when "
+        "there are more than two).",
+        "",
+        f"**Compute.** Sum of the runs' wall times: {format_duration(summary.compute_seconds)} ({len(specs)} runs).",
+        "",
+        *table,
+        "",
+    ]
+    if chosen is not None:
+        text.append(f"Chosen: **{chosen[1]}**, written to `{Path(args.profile).as_posix()}`.")
+        outputs.append(write_profile(Path(args.profile), args.model, chosen[1], chosen[2], scores[chosen[1]][0],
+                                     command))
+    if summary.not_done:
+        text += ["", "**Runs not done** (failed or running elsewhere; left out above): " + ", ".join(summary.not_done)]
+    outputs.append(write_markdown(out / f"{args.model}-search.md", "\n".join(text) + "\n"))
+    return outputs
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.levels = [LEVEL]
+    check_common_arguments(parser, args)
+    args.seeds = args.seeds or 1
+    args.profile = args.profile or str(profile_path(args.model))
+    args.study, args.frames_step = STUDY, args.window_step
+    data_path = Path(args.data_path).resolve()
+    resolver = DatasetResolver(args, data_path)
+    dataset = resolver.base(LEVEL)
+    store = ResultStore(Path(args.out) / "runs" / f"{STUDY}-{args.model}")
+    first = stage_one(args.model)
+    specs = specs_for(first, args, dataset)
+    if args.dry_run:
+        print_dry_run(specs)
+        return 0
+    writable_directory("--out", Path(args.out))
+    command = command_string("poserec_experiments.tune", argv)
+    if args.report_only:
+        summary = collect(specs, store)
+    else:
+        writable_directory("--work-dir", Path(args.work_dir))
+        check_store(specs, store)
+        resolver.ensure_base(LEVEL)
+        summary = run_all(specs, store, args.work_dir, timeout=args.timeout, keep_checkpoints=False,
+                          progress=not args.no_progress, jobs=args.jobs, device=args.device)
+    second = stage_two(validation_scores(specs, summary), args.model)
+    more = specs_for(second, args, dataset)
+    if more and not args.report_only:
+        check_store(more, store)
+        extra = run_all(more, store, args.work_dir, timeout=args.timeout, keep_checkpoints=False,
+                        progress=not args.no_progress, jobs=args.jobs, device=args.device)
+    else:
+        extra = collect(more, store)
+    summary.results.update(extra.results)
+    summary.failed.update(extra.failed)
+    summary.busy.update(extra.busy)
+    outputs = write_outputs(args, specs + more, summary, first + second, data_path, dataset, command)
+    print_footer(summary, outputs)
+    return exit_status(summary)
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

@@ -1,0 +1,72 @@
+"""The validation search (poserec_experiments.tune) and the benchmark's tuned rows."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+import yaml
+
+from poserec_experiments import benchmark, tune
+
+
+def _scores(**ndcg):
+    """Validation scores by variant name; keyword ``x__y`` stands for ``x y``, ``as_configured`` for the base."""
+    names = {"as_configured": tune.BASE}
+    return {names.get(key, key.replace("__", " ")): (value, 0.0, value, 1) for key, value in ndcg.items()}
+
+
+def test_stage_two_combines_the_best_winner_of_each_group_and_leaves_each_out():
+    scores = _scores(as_configured=0.10, hip_torso=0.20, hip_torso_yaw=0.15, softmax__s10=0.12,
+                     bce__s5__learned=0.11, augment=0.13, authors__mining=0.05)
+    second = tune.stage_two(scores, "PoseRec")
+    names = [name for _, name, _ in second]
+    assert names[0] == "hip_torso + softmax s10 + augment"  # best of each group that beat the base, in group order
+    assert names[1:] == ["softmax s10 + augment", "hip_torso + augment", "hip_torso + softmax s10"]
+    assert second[0][2] == {"pose_normalisation": "hip_torso", "label_loss": "softmax", "score_scale": 10.0,
+                            "augment_rotation": 15.0, "augment_scale": 0.1, "augment_time_shift": 1}
+    assert all(stage == "2" for stage, _, _ in second)
+
+
+def test_stage_two_needs_two_winners_and_the_base():
+    assert tune.stage_two(_scores(as_configured=0.1, hip_torso=0.2, softmax__s10=0.05), "PoseRec") == []
+    assert tune.stage_two(_scores(hip_torso=0.2, softmax__s10=0.3), "PoseRec") == []
+
+
+def test_baselines_search_the_pose_normalisations_only():
+    names = [name for _, name, _ in tune.stage_one("FM")]
+    assert names == [tune.BASE, "hip_torso", "hip_torso_yaw"]
+    assert len(tune.stage_one("PoseRec")) == len(tune.CANDIDATES) + 1
+
+
+def test_search_runs_compute_no_test_figure():
+    args = argparse.Namespace(model="FM", epochs=None, stopping_step=None, eval_step=None, overrides=["eval_batch_size=512"],
+                              seeds=1, first_seed=2022, data_path="dataset/", window_step=20)
+    specs = tune.specs_for(tune.stage_one("FM"), args, "pose-obe-step20")
+    assert all(spec.config["eval_protocols"] == [] for spec in specs)
+    assert specs[1].config["pose_normalisation"] == "hip_torso" and specs[1].model == "FM"
+    assert len({spec.fingerprint() for spec in specs}) == len(specs)
+
+
+def test_benchmark_tuned_row_layers_the_profile_under_the_budget(tmp_path, monkeypatch):
+    profile = tmp_path / "PoseRec-tuned.yaml"
+    profile.write_text(yaml.safe_dump({"pose_normalisation": "hip_torso", "learning_rate": 0.5}))
+    monkeypatch.setattr(benchmark, "profile_path", lambda model: tmp_path / f"{model}-tuned.yaml")
+    args = benchmark.build_parser().parse_args(["--models", "PoseRec", "PoseRec-tuned", "--seeds", "1",
+                                                "--levels", "ins"])
+    plain, tuned = benchmark.build_specs(args, tmp_path)
+    assert (plain.variant, tuned.variant) == ("PoseRec", "PoseRec (tuned)")
+    assert tuned.model == "PoseRec" and tuned.config["pose_normalisation"] == "hip_torso"
+    assert tuned.config["learning_rate"] == plain.config["learning_rate"] == 0.001  # the budget wins
+    assert tuned.fingerprint() != plain.fingerprint()
+    assert benchmark.default_rows().count("PoseRec-tuned") == 1
+    profile.write_text("{}\n")  # a search that kept the model as configured adds no row
+    assert "PoseRec-tuned" not in benchmark.default_rows()
+
+
+def test_benchmark_refuses_a_tuned_row_without_its_profile(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(benchmark, "profile_path", lambda model: tmp_path / f"{model}-tuned.yaml")
+    with pytest.raises(SystemExit) as caught:
+        benchmark.build_parser().parse_args(["--models", "FM-tuned"])
+    assert caught.value.code == 2
+    assert "no profile" in capsys.readouterr().err
