@@ -3,13 +3,20 @@
 RecBole 1.2.1 pickles its whole ``Config`` object into checkpoints; torch >= 2.6 refuses to load
 that with its default ``weights_only=True``. The plug-in stores the configuration as plain data
 instead (strings, numbers, lists, dicts), so every checkpoint it writes is a weights-only file.
+
+A checkpoint also records the text encoder its item factors were embedded with (``text_encoder``:
+the ``text_encoder`` entry of the dataset's ``<dataset>.meta.json``, written by the converter: name,
+path or hub name, identity = SHA-256 of its files, hidden size, pooling, max_length), so that items
+added after training can be embedded the same way (``recommend --items``).
 """
 
 from __future__ import annotations
 
 import enum
+import json
 import os
 import warnings
+from pathlib import Path
 
 import torch
 
@@ -17,6 +24,7 @@ from dataset_conversion.atomic import atomic_file
 from dataset_conversion.errors import DataError
 
 CHECKPOINT_FORMAT = "recbole-poserec/1"
+TEXT_ENCODER_KEY = "text_encoder"  # the checkpoint entry (and the meta.json entry) recording the text encoder
 _PLAIN_SCALARS = (str, int, float, bool, type(None))
 
 
@@ -40,8 +48,50 @@ def plain_config(config) -> dict:
     return plain_data(dict(config.final_config_dict))
 
 
+def dataset_meta_file(config) -> Path | None:
+    """The converter's ``<dataset>.meta.json`` of the dataset a plain configuration trained on, or None.
+
+    RecBole's final ``data_path`` is ``<data root>/<dataset>`` (the meta file is in it); a ``data_path``
+    that is still the root is looked in too.
+    """
+    if not isinstance(config, dict):
+        return None
+    data_path, dataset = config.get("data_path"), config.get("dataset")
+    if not isinstance(data_path, str) or not isinstance(dataset, str) or not data_path or not dataset:
+        return None
+    for directory in (Path(data_path), Path(data_path) / dataset):
+        if (directory / f"{dataset}.meta.json").is_file():
+            return directory / f"{dataset}.meta.json"
+    return None
+
+
+def dataset_text_encoder(config) -> dict | None:
+    """The ``text_encoder`` record of the trained-on dataset's meta.json as plain data (None without one).
+
+    A dataset that is not a conversion (no meta file, unreadable JSON, no record) has none: saving a
+    checkpoint never fails over it, and ``recommend --items`` then says the record is missing.
+    """
+    meta_file = dataset_meta_file(config)
+    if meta_file is None:
+        return None
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    record = meta.get(TEXT_ENCODER_KEY) if isinstance(meta, dict) else None
+    return plain_data(record) if isinstance(record, dict) else None
+
+
 def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
-    """Write ``payload`` (plus the format tag) to ``path`` through a temporary file and a rename."""
+    """Write ``payload`` (plus the format tag) to ``path`` through a temporary file and a rename.
+
+    A payload without a ``text_encoder`` entry gets the one of its dataset's meta.json
+    (:func:`dataset_text_encoder`, found through the payload's ``config``), when there is one.
+    """
+    if payload.get(TEXT_ENCODER_KEY) is None:
+        record = dataset_text_encoder(payload.get("config"))
+        if record is not None:
+            payload = dict(payload, **{TEXT_ENCODER_KEY: record})
     with atomic_file(path, "wb") as handle:
         torch.save(dict(payload, format=CHECKPOINT_FORMAT), handle)
 

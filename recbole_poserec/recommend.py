@@ -6,6 +6,7 @@ Usage::
                                         (--checkpoint FILE | --reference-release DIR)
                                         [--top-k 5] [--per-window] [--format text|json]
                                         [--plot OUT.png] [--window 10] [--step 5]
+                                        [--items NEW_ITEMS.csv [--items-only]]
 
 Input
     ``--video``: poses are extracted with MediaPipe BlazePose exactly as the dataset converter does
@@ -20,6 +21,14 @@ Model
     ``--checkpoint``: a PoseRec checkpoint written by ``run_recbole.py``; its ``catalogue`` names the items.
     ``--reference-release``: the authors' released files (:mod:`recbole_poserec.inference.reference_release`).
     Both are a :class:`~recbole_poserec.inference.scorer.WindowScorer`, the only thing this command uses.
+
+New items
+    ``--items NEW_ITEMS.csv`` (raw ``items.csv`` layout; checkpoints only): effects added after training,
+    embedded from their nine factor texts with the text encoder the checkpoint records and mapped by its
+    item side (:mod:`recbole_poserec.inference.new_items`), ranked with the catalogue (an id already in
+    it is an error naming the row) or, with ``--items-only``, instead of it. Their ``index`` continues
+    after the catalogue's (n_catalogue + j for the j-th row); entries carry ``"new": true`` (catalogue
+    entries ``false``) in JSON and ``(new)`` in the table. Its rows get the converter's one-line errors.
 
 Scoring
     Every window is scored against every item with Eq. 7, y[v, i] = sum_k omega_ik cos(e_v^(k), e_i^(k)):
@@ -87,6 +96,7 @@ from recbole_poserec.evaluation.aggregation import DEFAULT_AGGREGATION, aggregat
 from dataset_conversion.npy_files import load_npy
 from dataset_conversion.array_files import in_memory, load_numpy_pickle
 from recbole_poserec.inference.loader import load_scorer
+from recbole_poserec.inference.new_items import add_new_items
 from recbole_poserec.inference.scorer import WindowScorer
 from recbole_poserec.model.graph import BLAZEPOSE_EDGES
 
@@ -201,11 +211,14 @@ class Recommendation:
     name: str
     score: float
     token: str | None = None
+    new: bool | None = None  # with --items: whether the item was added after training
 
     def as_dict(self) -> dict:
         entry = {"rank": self.rank, "index": self.index, "name": self.name, "score": self.score}
         if self.token is not None:
             entry["token"] = self.token
+        if self.new is not None:
+            entry["new"] = self.new
         return entry
 
 
@@ -231,9 +244,13 @@ def top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-scores, axis=-1, kind="stable")[..., :k]
 
 
-def ranking(scores: np.ndarray, indices: np.ndarray, names: list[str], tokens: list[str] | None) -> list[Recommendation]:
+def ranking(scores: np.ndarray, indices: np.ndarray, names: list[str], tokens: list[str] | None,
+            shown: list[int] | None = None, new: list[bool] | None = None) -> list[Recommendation]:
+    """Entries for the columns ``indices`` of ``scores``; ``shown[i]`` is column i's index where it is not i
+    (new items), ``new[i]`` whether it is a new item."""
     return [
-        Recommendation(rank + 1, int(i), names[i], float(scores[i]), tokens[i] if tokens is not None else None)
+        Recommendation(rank + 1, shown[i] if shown is not None else int(i), names[i], float(scores[i]),
+                       tokens[i] if tokens is not None else None, new[i] if new is not None else None)
         for rank, i in enumerate(indices)
     ]
 
@@ -258,11 +275,12 @@ def recommend(model: WindowScorer, windows: np.ndarray, top_k: int, per_window: 
     check_finite_scores(model, window_scores)
     video_scores = aggregate_window_scores(scores, torch.zeros(len(scores), dtype=torch.long), 1, AGGREGATION)[0].numpy()
     tokens = model.item_tokens
+    shown, new = getattr(model, "item_indices", None), getattr(model, "item_new", None)  # NewItemsScorer's
     result = RecommendationResult(len(windows), ranking(video_scores, top_k_indices(video_scores, top_k),
-                                                        model.item_names, tokens))
+                                                        model.item_names, tokens, shown, new))
     if per_window:
         best = top_k_indices(window_scores, top_k)
-        result.windows = [ranking(scores, indices, model.item_names, tokens)
+        result.windows = [ranking(scores, indices, model.item_names, tokens, shown, new)
                           for scores, indices in zip(window_scores, best)]
     return result
 
@@ -282,7 +300,8 @@ def format_text(result: RecommendationResult, video: Path, source: str) -> str:
              f"{'rank':>4}  {'index':>5}  {'score':>8}  name"]
     for entry in result.video:
         token = f"  [{entry.token}]" if entry.token is not None else ""
-        lines.append(f"{entry.rank:>4}  {entry.index:>5}  {entry.score:>8.4f}  {entry.name}{token}")
+        new = "  (new)" if entry.new else ""
+        lines.append(f"{entry.rank:>4}  {entry.index:>5}  {entry.score:>8.4f}  {entry.name}{token}{new}")
     if result.windows:
         lines.append("")
         lines.append("Per window (name score):")
@@ -407,6 +426,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "only if it is a PNG)")
     parser.add_argument("--window", type=positive_int, default=DEFAULT_WINDOW, help="frames per window (default 10)")
     parser.add_argument("--step", type=positive_int, default=DEFAULT_STEP, help="frames between window starts (default 5)")
+    parser.add_argument("--items", metavar="NEW_ITEMS.csv",
+                        help="effects added after training (raw items.csv layout), embedded with the checkpoint's "
+                             "text encoder and ranked with its catalogue; index continues after the catalogue's")
+    parser.add_argument("--items-only", action="store_true", help="with --items: rank the new items only")
     return parser
 
 
@@ -414,7 +437,11 @@ def run(args: argparse.Namespace) -> str:
     """Do what ``args`` asks; return the text to print. Bad input raises :class:`DataError`."""
     if args.plot is not None:
         check_figure_path(args.plot)  # before the work, not only when writing
+    if args.items_only and args.items is None:
+        raise DataError("--items-only", "needs --items NEW_ITEMS.csv")
     model = load_scorer(args.checkpoint, args.reference_release)
+    if args.items is not None:
+        model = add_new_items(model, args.items, args.items_only)
     check_top_k(args.top_k, len(model.item_names))
     if args.video is not None:
         poses = load_video(args.video, args.window, args.step)
