@@ -18,6 +18,9 @@ Output ``<out>/<name>/`` (written to a temporary sibling and renamed, so an erro
 ``<name>.train.inter``, ``.valid.inter``, ``.test.inter``
     ``window_id:token  item_id:token  score:float  label:float``; every window carries its video's
     annotated items; label = 1.0 if score > 0 else 0.0.
+``<name>.test_cold.inter``
+    Only with ``cold_items`` > 0 (``--cold-items FRACTION``, :mod:`.cold_items`): the test rows of the cold
+    items, whose train and valid rows are then dropped; ``meta.json`` records them under ``cold_items``.
 ``<name>.videos.tsv``
     Report-only metadata (video_id, category, subcategory, split, n_windows); not a RecBole suffix.
 ``<name>.meta.json``
@@ -62,6 +65,7 @@ import pandas as pd
 
 from .atomic import atomic_directory
 from .category import ItemTable, merge_annotations, merge_items_by_name
+from .cold_items import COLD_SPLIT, apply_cold_items, check_cold_fraction, cold_items_meta
 from .embedding_cache import CachedTextEncoder, TextNotInCache
 from .errors import DataError
 from .layout import (
@@ -437,6 +441,7 @@ class PreparedData:
     synthetic: dict | None
     progress: bool
     user_file: Path | None = None  # a ``.user`` file already written from this data (the levels share it)
+    cold_items: float = 0.0  # share of the eligible items made cold (:mod:`.cold_items`); 0: no protocol
 
     def write_user_file(self, path: Path) -> None:
         """``.user`` at ``path``: a copy of :attr:`user_file` when there is one, else formatted anew."""
@@ -487,12 +492,14 @@ def prepare(
     cache_dir=None,
     progress: bool = False,
     embedding_cache=None,
+    cold_items: float = 0.0,
 ) -> PreparedData:
     """Validate the raw data and compute everything that does not depend on the level.
 
     ``embedding_cache``: an embedding-cache file to take every factor embedding from instead of the
-    model (:func:`make_encoder`).
+    model (:func:`make_encoder`). ``cold_items``: the cold-item share in [0, 1) (:mod:`.cold_items`).
     """
+    cold_items = check_cold_fraction(cold_items)
     if split_protocol not in SPLIT_PROTOCOLS:
         raise ValueError(f"unknown split protocol {split_protocol!r}; expected one of {SPLIT_PROTOCOLS}")
     if pca_dim < 1:
@@ -509,7 +516,7 @@ def prepare(
     embeddings = encode_item_factors(raw.items, encoder, raw_dir / ITEMS_FILE)
     return PreparedData(
         raw, windows, pose_pca, pose_pca_info, encoder, embeddings, window, step, seed, split_protocol, pca_dim,
-        synthetic, progress,
+        synthetic, progress, cold_items=cold_items,
     )
 
 
@@ -591,6 +598,13 @@ def write_level(prepared: PreparedData, out_dir, name: str, level: str = "instan
     factors_pca, factors_pca_info = standardized_pca(flat_factors, prepared.pca_dim)
     factors_pca_info["fitted_on"] = "all items (items are shared by every split)"
     inter = interactions(annotations, prepared.windows)
+    cold = None
+    if prepared.cold_items > 0:
+        try:
+            cold = apply_cold_items(inter, items.item_ids, items.groups, prepared.cold_items, prepared.seed)
+        except ValueError as err:  # no item with a test positive
+            raise DataError(Path(out_dir) / name / f"{name}.test.inter", str(err)) from None
+        inter = cold.inter
 
     from .dataset_names import check_dataset_name, written_by_convert
 
@@ -599,21 +613,29 @@ def write_level(prepared: PreparedData, out_dir, name: str, level: str = "instan
         prepared.write_user_file(tmp / f"{name}.user")
         write_item_file(tmp / f"{name}.item", items, factors_pca)
 
-        inter_header = [f"{USER_FIELD}:token", f"{ITEM_FIELD}:token", f"{SCORE_FIELD}:float", f"{LABEL_FIELD}:float"]
         for split in SPLITS:
-            rows = inter[inter["split"] == split]
-            require_finite(rows[SCORE_FIELD].to_numpy(), tmp / f"{name}.{split}.inter", SCORE_FIELD)
-            with open(tmp / f"{name}.{split}.inter", "w", encoding="utf-8", newline="\n") as handle:
-                handle.write("\t".join(inter_header) + "\n")
-                rows[[USER_FIELD, ITEM_FIELD, SCORE_FIELD, LABEL_FIELD]].to_csv(
-                    handle, sep="\t", header=False, index=False, float_format=SCORE_FORMAT, lineterminator="\n"
-                )
+            write_inter_file(tmp / f"{name}.{split}.inter", inter[inter["split"] == split])
+        if cold is not None:
+            write_inter_file(tmp / f"{name}.{COLD_SPLIT}.inter", cold.test_cold)
 
         _write_videos_tsv(tmp / f"{name}.videos.tsv", prepared)
         meta = _meta(prepared, name, level, items, inter, factors_pca_info)
+        if cold is not None:
+            meta["cold_items"] = cold_items_meta(cold, prepared.cold_items, prepared.seed, name, len(items))
         (tmp / f"{name}.meta.json").write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     prepared.user_file = final_dir / f"{name}.user"
     return final_dir
+
+
+def write_inter_file(path: Path, rows: pd.DataFrame) -> None:
+    """An ``.inter`` file: ``window_id:token item_id:token score:float label:float``, one row per interaction."""
+    require_finite(rows[SCORE_FIELD].to_numpy(), path, SCORE_FIELD)
+    header = [f"{USER_FIELD}:token", f"{ITEM_FIELD}:token", f"{SCORE_FIELD}:float", f"{LABEL_FIELD}:float"]
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write("\t".join(header) + "\n")
+        rows[[USER_FIELD, ITEM_FIELD, SCORE_FIELD, LABEL_FIELD]].to_csv(
+            handle, sep="\t", header=False, index=False, float_format=SCORE_FORMAT, lineterminator="\n"
+        )
 
 
 def _write_videos_tsv(path: Path, prepared: PreparedData) -> None:
@@ -651,6 +673,7 @@ def convert_raw_dataset(
     cache_dir=None,
     progress: bool = False,
     embedding_cache=None,
+    cold_items: float = 0.0,
 ) -> Path:
     """Convert ``raw_dir`` into ``<out_dir>/<name>/`` (RecBole atomic files); return that directory.
 
@@ -658,12 +681,15 @@ def convert_raw_dataset(
     :class:`TextEncoder`. ``cache_dir``: text-embedding cache (default: see :mod:`.text_encoder`).
     ``embedding_cache``: an embedding-cache file holding every factor text (``python -m
     dataset_conversion embed``); then no model runs and ``cache_dir`` is not used.
+    ``cold_items``: the cold-item share in [0, 1) (:mod:`.cold_items`, seeded by ``seed``); 0 writes the
+    files of a conversion without the protocol, byte for byte.
     Raises :class:`DataError` for bad input; then nothing is written.
     """
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}; expected one of {LEVELS}")
     prepared = prepare(
-        raw_dir, window, step, seed, text_encoder, pca_dim, split_protocol, cache_dir, progress, embedding_cache
+        raw_dir, window, step, seed, text_encoder, pca_dim, split_protocol, cache_dir, progress, embedding_cache,
+        cold_items,
     )
     return write_level(prepared, out_dir, name, level)
 
@@ -682,14 +708,17 @@ def convert_both_levels(
     cache_dir=None,
     progress: bool = False,
     embedding_cache=None,
+    cold_items: float = 0.0,
 ) -> tuple[Path, Path]:
     """Instance level into ``<out>/<name>`` and category level into ``<out>/<cat_name>`` (default
-    ``<name>-cat``), sharing the windows, the split, the pose PCA and the formatted ``.user`` file."""
+    ``<name>-cat``), sharing the windows, the split, the pose PCA and the formatted ``.user`` file.
+    ``cold_items``: each level draws its own cold items among its own items (:mod:`.cold_items`)."""
     from .dataset_names import category_dataset_name
 
     cat_name = category_dataset_name(name, cat_name)  # default <name>-cat; both names checked, distinct
     prepared = prepare(
-        raw_dir, window, step, seed, text_encoder, pca_dim, split_protocol, cache_dir, progress, embedding_cache
+        raw_dir, window, step, seed, text_encoder, pca_dim, split_protocol, cache_dir, progress, embedding_cache,
+        cold_items,
     )
     instance_dir = write_level(prepared, out_dir, name, "instance")
     category_dir = write_level(prepared, out_dir, cat_name, "category")
