@@ -11,6 +11,11 @@ when ``benchmark_filename`` is set; :class:`BenchmarkFilteringMixin` runs it on 
 files and recounts ``file_size_list``, so every split ``build()`` cuts holds only the rows inside
 ``val_interval`` (Pose-OBE: score > 0). ``train_nonpositive_as_negatives: True`` keeps the train file's
 other rows (label 0) in the train split, for the models that learn from the label.
+
+Pose normalisation (``pose_normalisation``, :mod:`dataset_conversion.pose_normalisation`): every model reads
+its pose features normalised the same way. :class:`PoseNormalisationMixin` replaces a loaded ``pose`` column
+by the normalised windows and recomputes a loaded ``pose_pca`` from them as the converter computes it (fitted
+on the train split's windows only); the pose store keeps the raw parsed columns.
 """
 
 from __future__ import annotations
@@ -24,10 +29,14 @@ import pandas as pd
 from recbole.data import dataset as recbole_datasets
 from recbole.utils import FeatureSource, FeatureType, InputType, ModelType
 
+from dataset_conversion.convert import POSE_PCA_FIELD, standardized_pca
 from dataset_conversion.errors import DataError
+from dataset_conversion.layout import NUM_CHANNELS, NUM_LANDMARKS, POSE_FIELD
+from dataset_conversion.pose_normalisation import check_pose_normalisation, normalise_windows
 from recbole_poserec.data.pose_store import STORED_SUFFIXES, FeatureStore, header_fields
 
 NONPOSITIVE_SETTING = "train_nonpositive_as_negatives"
+NORMALISATION_SETTING = "pose_normalisation"
 SOURCE_ROW = "__source_row__"  # a row's position in the concatenated benchmark files, during filtering only
 
 # recbole.data.utils.create_dataset's choice when there is no ``<model>Dataset`` class
@@ -164,11 +173,90 @@ class BenchmarkFilteringMixin:
         return os.path.join(self.dataset_path, f"{self.dataset_name}.{self.benchmark_filename_list[part]}.inter")
 
 
+class PoseNormalisationMixin:
+    """``pose_normalisation`` applied to the ``.user`` file's pose features right after loading, before RecBole
+    processes anything, so that every model reads the same normalised poses.
+
+    A loaded ``pose`` column becomes the normalised windows. A loaded ``pose_pca`` is recomputed from the
+    normalised windows with the converter's :func:`dataset_conversion.convert.standardized_pca`, fitted on the
+    train split's windows only (those of the first benchmark file, as the converter fits it) and with the
+    file's ``pose_pca`` dimension; ``pose`` is then read too (:meth:`_get_load_and_unload_col`) and dropped
+    again when the model did not ask for it. With ``none`` nothing changes.
+    """
+
+    def _get_load_and_unload_col(self, source):
+        load_col, unload_col = super()._get_load_and_unload_col(source)
+        if getattr(source, "value", source) != FeatureSource.USER.value or pose_normalisation(self.config) == "none":
+            return load_col, unload_col
+        if load_col and POSE_PCA_FIELD in load_col:
+            load_col = load_col | {POSE_FIELD}
+        if unload_col and POSE_FIELD in unload_col and POSE_PCA_FIELD not in unload_col:
+            unload_col = (unload_col - {POSE_FIELD}) or None
+        return load_col, unload_col
+
+    def _load_data(self, token, dataset_path):
+        super()._load_data(token, dataset_path)
+        mode = pose_normalisation(self.config)
+        if mode != "none" and self.user_feat is not None:
+            self._normalise_poses(os.path.join(dataset_path, f"{token}.{FeatureSource.USER.value}"), mode)
+
+    def _pose_requested(self) -> bool:
+        """Whether the configuration's load columns read ``pose`` (not only this mixin)."""
+        load_col, unload_col = super()._get_load_and_unload_col(FeatureSource.USER)
+        return (load_col is None or POSE_FIELD in load_col) and not (unload_col and POSE_FIELD in unload_col)
+
+    def _normalise_poses(self, user_file: str, mode: str) -> None:
+        feat = self.user_feat
+        if POSE_FIELD not in feat:
+            if POSE_PCA_FIELD in feat:
+                raise DataError(user_file, f"{NORMALISATION_SETTING} {mode} recomputes {POSE_PCA_FIELD} from the "
+                                           f"{POSE_FIELD} column, which the file lacks", field=POSE_FIELD)
+            return
+        normalised = normalise_windows(self._pose_windows(user_file), mode).reshape(len(feat), -1)
+        if POSE_PCA_FIELD in feat:
+            pose_pca = self._fitted_pose_pca(normalised, user_file)
+            feat[POSE_PCA_FIELD] = list(pose_pca)
+            self.field2seqlen[POSE_PCA_FIELD] = pose_pca.shape[1]
+        if self._pose_requested():
+            feat[POSE_FIELD] = list(normalised)
+        else:
+            del feat[POSE_FIELD]
+            for properties in (self.field2type, self.field2source, self.field2seqlen, self.field2bucketnum):
+                properties.pop(POSE_FIELD, None)
+
+    def _pose_windows(self, user_file: str) -> np.ndarray:
+        """The ``pose`` column as a float64 (N, T, 33, 4) array; a row of another length is a DataError."""
+        column = self.user_feat[POSE_FIELD].to_numpy()
+        lengths = np.fromiter(map(len, column), dtype=np.int64, count=len(column))
+        frame = NUM_LANDMARKS * NUM_CHANNELS
+        wrong = np.flatnonzero((lengths != lengths[0]) | (lengths % frame != 0) | (lengths == 0))
+        if len(wrong):
+            raise DataError(user_file, f"{POSE_FIELD} has {lengths[wrong[0]]} values, not the first row's T x "
+                                       f"{NUM_LANDMARKS} x {NUM_CHANNELS} = {lengths[0]} ({NORMALISATION_SETTING} "
+                                       f"reads whole windows)", row=int(wrong[0]) + 1, field=POSE_FIELD)
+        return np.stack(column).astype(np.float64, copy=False).reshape(len(column), -1, NUM_LANDMARKS, NUM_CHANNELS)
+
+    def _fitted_pose_pca(self, normalised: np.ndarray, user_file: str) -> np.ndarray:
+        """The converter's ``pose_pca`` of ``normalised`` (N, 1320), fitted on the first benchmark file's windows."""
+        if self.benchmark_filename_list is None:
+            raise DataError(user_file, f"{NORMALISATION_SETTING} recomputes {POSE_PCA_FIELD} fitted on the train "
+                                       "split's windows: it needs benchmark_filename (its first file is the train "
+                                       "split)", field=POSE_PCA_FIELD)
+        train_windows = self.inter_feat[self.uid_field].iloc[: self.file_size_list[0]].unique()
+        fit = np.flatnonzero(self.user_feat[self.uid_field].isin(train_windows).to_numpy())
+        if len(fit) < 2:
+            raise DataError(user_file, f"{NORMALISATION_SETTING} refits {POSE_PCA_FIELD} on the windows of the first "
+                                       f"benchmark file, and {len(fit)} of them are in the file", field=POSE_PCA_FIELD)
+        dim = len(self.user_feat[POSE_PCA_FIELD].iat[0])
+        pose_pca, _ = standardized_pca(normalised, dim, fit_index=fit)
+        return pose_pca.astype(np.float64)
+
+
 def _stored_class(base: type) -> type:
-    """``Stored<base>``: ``base`` with :class:`BenchmarkFilteringMixin` and :class:`PoseStoreMixin`, defined in
-    this module (so pickle finds it)."""
+    """``Stored<base>``: ``base`` with :class:`BenchmarkFilteringMixin`, :class:`PoseNormalisationMixin` and
+    :class:`PoseStoreMixin`, defined in this module (so pickle finds it)."""
     name = f"Stored{base.__name__}"
-    cls = type(name, (BenchmarkFilteringMixin, PoseStoreMixin, base),
+    cls = type(name, (BenchmarkFilteringMixin, PoseNormalisationMixin, PoseStoreMixin, base),
                {"__module__": __name__, "__qualname__": name,
                 "__doc__": f"RecBole's ``{base.__name__}`` reading the pose store, its benchmark files filtered."})
     globals()[name] = cls
@@ -199,11 +287,33 @@ def _setting_error(config, key: str, message: str) -> DataError:
     return DataError(SETTINGS_SOURCE, message, field=key)
 
 
+def pose_normalisation(config) -> str:
+    """The configuration's ``pose_normalisation`` (unset: ``none``); another value is a one-line DataError."""
+    value = config[NORMALISATION_SETTING]
+    if value is None:
+        return "none"
+    try:
+        return check_pose_normalisation(value)
+    except ValueError as err:
+        raise _setting_error(config, NORMALISATION_SETTING, f"{NORMALISATION_SETTING} {err}") from None
+
+
+def _learns_known_negatives(model_name) -> bool:
+    """The model class's ``learns_known_negatives`` attribute (False when there is none, or no such model)."""
+    from recbole_poserec.utils import get_model
+
+    try:
+        return getattr(get_model(model_name), "learns_known_negatives", False) is True
+    except ValueError:
+        return False
+
+
 def check_nonpositive_setting(config) -> None:
     """``train_nonpositive_as_negatives`` is False, or True where the train split's label-0 rows are learnt as
-    negatives: a pointwise context-aware model trained on ``LABEL_FIELD`` without sampled negatives (RecBole's
-    pointwise sampling sets label 1 on every row of the split, and the other models read every train row as a
-    positive). One-line :class:`DataError` otherwise."""
+    negatives: a model class with ``learns_known_negatives = True`` (it reads the label-0 rows itself), or a
+    pointwise context-aware model trained on ``LABEL_FIELD`` without sampled negatives (RecBole's pointwise
+    sampling sets label 1 on every row of the split, and the other models read every train row as a positive).
+    One-line :class:`DataError` otherwise."""
     value = config[NONPOSITIVE_SETTING]
     if value is None or value is False:
         return
@@ -212,6 +322,8 @@ def check_nonpositive_setting(config) -> None:
     if config["benchmark_filename"] is None:
         raise _setting_error(config, NONPOSITIVE_SETTING, "True needs benchmark_filename (the known negatives are "
                                                           "the first file's rows outside val_interval)")
+    if _learns_known_negatives(config["model"]):
+        return
     sampling = config["train_neg_sample_args"] or {}
     sampled = sampling.get("distribution", "none") != "none" and sampling.get("sample_num", "none") != "none"
     if config["MODEL_TYPE"] != ModelType.CONTEXT or config["MODEL_INPUT_TYPE"] != InputType.POINTWISE or sampled:
@@ -230,4 +342,5 @@ def create_dataset(config):
     ``<checkpoint_dir>/<dataset>-<class>.pth``) and never saves one.
     """
     check_nonpositive_setting(config)
+    pose_normalisation(config)
     return dataset_class(config)(config)

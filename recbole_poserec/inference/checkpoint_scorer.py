@@ -3,7 +3,8 @@
 The checkpoint alone is enough: :func:`recbole_poserec.checkpoint.load_checkpoint` reads it (weights
 only, finite weights), its configuration rebuilds :class:`~recbole_poserec.model.network.PoseRecNetwork`
 and its ``catalogue`` names the items. Scoring is the network's own
-:meth:`~recbole_poserec.model.network.PoseRecNetwork.score_windows`.
+:meth:`~recbole_poserec.model.network.PoseRecNetwork.score_windows`, on windows normalised by the
+checkpoint's ``pose_normalisation`` (:mod:`dataset_conversion.pose_normalisation`) as its training data were.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import torch
 
 from dataset_conversion.errors import DataError
+from dataset_conversion.pose_normalisation import check_pose_normalisation, normalise_windows
 from recbole_poserec.checkpoint import load_checkpoint
 from recbole_poserec.inference.scorer import WindowScorer, score_in_slices
 from recbole_poserec.model.network import PoseRecNetwork
@@ -28,13 +30,14 @@ class CheckpointScorer(WindowScorer):
     """A PoseRec checkpoint's network (eval mode) with its catalogue, the padding item left out.
 
     Row r of :meth:`item_representations` / column r of :meth:`score_windows` is RecBole's internal
-    item id r + 1.
+    item id r + 1. :meth:`score_windows` takes raw windows and normalises them by ``pose_normalisation``.
     """
 
     path: Path
     network: PoseRecNetwork
     item_names: list[str]
     item_tokens: list[str]
+    pose_normalisation: str = "none"
 
     @property
     def source(self) -> str:
@@ -48,7 +51,15 @@ class CheckpointScorer(WindowScorer):
     @torch.no_grad()
     def score_windows(self, windows: torch.Tensor) -> torch.Tensor:
         item_matrix = self.network.item_matrix()[1:]
-        return score_in_slices(lambda part: self.network.score_windows(part, item_matrix), windows)
+        return score_in_slices(lambda part: self.network.score_windows(part, item_matrix), self.normalise(windows))
+
+    def normalise(self, windows: torch.Tensor) -> torch.Tensor:
+        """Raw (N, T, 33, 4) windows as the network was trained on them (``pose_normalisation``); every caller
+        of ``network.score_windows`` passes its windows through here."""
+        if self.pose_normalisation == "none":
+            return windows
+        normalised = normalise_windows(windows.detach().cpu().numpy(), self.pose_normalisation)
+        return torch.from_numpy(normalised).to(windows.device)
 
 
 def _catalogue(path: Path, checkpoint: dict) -> tuple[list[str], list[str]]:
@@ -111,6 +122,17 @@ def _network(path: Path, checkpoint: dict, n_items: int) -> PoseRecNetwork:
     return network.eval()
 
 
+def _pose_normalisation(path: Path, config: dict) -> str:
+    """The checkpoint's ``pose_normalisation`` (``none`` when it predates the setting)."""
+    value = config.get("pose_normalisation") if isinstance(config, dict) else None
+    if value is None:
+        return "none"
+    try:
+        return check_pose_normalisation(value)
+    except ValueError as err:
+        raise DataError(path, f"pose_normalisation {err}", field="config") from None
+
+
 def _first_line(err: Exception) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
@@ -124,4 +146,5 @@ def load_checkpoint_scorer(path: str | os.PathLike) -> CheckpointScorer:
         raise DataError(path, f"checkpoint of model {checkpoint.get('model')!r}, not PoseRec", field="model")
     tokens, names = _catalogue(path, checkpoint)
     network = _network(path, checkpoint, len(tokens))
-    return CheckpointScorer(path=path, network=network, item_names=names[1:], item_tokens=tokens[1:])
+    return CheckpointScorer(path=path, network=network, item_names=names[1:], item_tokens=tokens[1:],
+                            pose_normalisation=_pose_normalisation(path, checkpoint.get("config")))
