@@ -26,7 +26,7 @@ def prototype_loss(prototypes: torch.Tensor) -> torch.Tensor:
 
 
 def triplet_loss(scores: torch.Tensor, positive_mask: torch.Tensor, negative_scores: torch.Tensor,
-                 has_negative: torch.Tensor, margin: float) -> torch.Tensor:
+                 has_negative: torch.Tensor, margin: float, hinge: bool = True) -> torch.Tensor:
     """Eq. 11 as a hinge: mean over windows of max(0, margin - min_pos y + y_neg).
 
     The printed Eq. 11 (max over positives minus min over negatives, no margin) would be minimised
@@ -34,10 +34,33 @@ def triplet_loss(scores: torch.Tensor, positive_mask: torch.Tensor, negative_sco
     positive (lowest score) against the mined negative. ``scores`` (U, N) are Eq. 7 scores of each
     window against every item; ``positive_mask`` (U, N) marks the window's positives in the batch.
     Windows without a positive or without a mined negative do not contribute.
+
+    ``hinge=False`` is the authors' code's term: the mean of (y_neg - min_pos y + margin) itself, which
+    can go negative. Its margin only shifts the value, not the gradient; their 2.0 keeps it >= 0, as
+    Eq. 7 scores lie in [-1, 1].
     """
     hardest_positive = scores.masked_fill(~positive_mask, math.inf).min(dim=1).values
     valid = has_negative & positive_mask.any(dim=1)
     if not bool(valid.any()):
         return scores.sum() * 0.0
-    hinge = F.relu(margin - hardest_positive + negative_scores)
-    return hinge[valid].mean()
+    gap = margin - hardest_positive + negative_scores
+    return (F.relu(gap) if hinge else gap)[valid].mean()
+
+
+def softmax_label_loss(scores: torch.Tensor, positive_mask: torch.Tensor, row_windows: torch.Tensor,
+                       row_items: torch.Tensor, excluded_items: torch.Tensor | None = None) -> torch.Tensor:
+    """L_label as a cross-entropy over the whole catalogue: per (window, positive) row, -log softmax of the
+    row's item among the window's scores, averaged over the rows.
+
+    ``scores`` (U, N) are the (scaled) scores of each window against every item, ``positive_mask`` (U, N)
+    marks each window's positives, and row r is the pair (``row_windows[r]``, ``row_items[r]``). The
+    window's *other* positives are removed from the row's denominator (a row competes with the negatives
+    only, not with its window's other annotated items), and so are ``excluded_items`` (RecBole's padding
+    item 0, which evaluation never ranks).
+    """
+    rows = scores[row_windows]
+    removed = positive_mask[row_windows].clone()
+    removed[torch.arange(len(row_items), device=scores.device), row_items] = False
+    if excluded_items is not None:
+        removed[:, excluded_items] = True
+    return F.cross_entropy(rows.masked_fill(removed, -math.inf), row_items)
