@@ -35,6 +35,7 @@ install_startup_signal_handlers()  # before the other imports: a signal during t
 import sys
 import time
 
+from .cold_items import cold_fraction_argument
 from .dataset_names import category_dataset_name, dataset_name_type
 from .entrypoint import (
     EXIT_OK, EXIT_PARTIAL_FAILURE, ArgumentParser, int_at_least, non_negative_int, path_argument, positive_int,
@@ -93,6 +94,10 @@ def build_parser() -> ArgumentParser:
     convert.add_argument("--embedding-cache", type=path_argument, default=None, metavar="FILE",
                          help="take every factor embedding from this file (written by embed): no model runs, "
                          "transformers and torch need not be installed")
+    convert.add_argument("--cold-items", type=cold_fraction_argument, default=0.0, metavar="FRACTION",
+                         help="cold-item protocol: this share (in [0, 1)) of the items with a test positive gets no "
+                         "train or valid row; their test rows also go to NAME.test_cold.inter (seeded by --seed; "
+                         "default 0: no protocol)")
     convert.add_argument("--quiet", action="store_true", help="no progress bars")
 
     embed = commands.add_parser("embed", help="factor texts of RAW/items.csv -> an embedding-cache file")
@@ -106,7 +111,14 @@ def build_parser() -> ArgumentParser:
     extract = commands.add_parser("extract-poses", help="MediaPipe BlazePose over a folder of videos")
     extract.add_argument("--videos", required=True, type=path_argument, help="folder of videos")
     extract.add_argument("--raw", required=True, type=path_argument, help="raw dataset directory (writes RAW/poses/)")
-    extract.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
+    extract.add_argument("--workers", type=positive_int, default=None,
+                         help="processes (default: all cores); with --ray alone, the local Ray instance's CPUs")
+    from .ray_extraction import ray_address  # ray itself is imported only when --ray is used
+
+    extract.add_argument("--ray", nargs="?", const="local", default=None, type=ray_address, metavar="ADDRESS",
+                         help="one Ray task per video: on a local Ray instance started for the run, or on the "
+                         "cluster at ADDRESS (HOST:PORT of `ray start --head`, ray://HOST:PORT or auto); the "
+                         "videos must be at the same path on every node, RAW is written by this process only")
     extract.add_argument("--quiet", action="store_true", help="no progress bar")
     for command_parser in (synth, convert, extract, embed):  # usage errors after parsing name the command's --help
         command_parser.set_defaults(command_parser=command_parser)
@@ -165,6 +177,7 @@ def run_convert(args) -> int:
         cache_dir=args.cache_dir,
         progress=not args.quiet,
         embedding_cache=args.embedding_cache,
+        cold_items=args.cold_items,
     )
     start = time.perf_counter()
     if args.level == "both":
@@ -187,9 +200,18 @@ def run_embed(args) -> int:
 
 
 def run_extract(args) -> int:
-    from .pose_extraction import extract_directory
+    if args.ray is None:
+        from .pose_extraction import extract_directory
 
-    report = extract_directory(args.videos, args.raw, workers=args.workers, progress=not args.quiet)
+        report = extract_directory(args.videos, args.raw, workers=args.workers, progress=not args.quiet)
+    else:
+        from .ray_extraction import extract_directory_ray
+
+        if args.ray != "local" and args.workers is not None:
+            args.command_parser.error("argument --workers: not used with --ray ADDRESS (the cluster's CPUs are)")
+        address = None if args.ray == "local" else args.ray
+        report = extract_directory_ray(args.videos, args.raw, address=address, num_cpus=args.workers,
+                                       progress=not args.quiet)
     print(
         f"poses written: {len(report.written)}, skipped (already done): {len(report.skipped)}, "
         f"failed: {len(report.failed)}"

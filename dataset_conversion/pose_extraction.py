@@ -11,11 +11,13 @@ Frames without a detection are dropped. The result is a float32 (T, 33, 4) array
 MediaPipe graph per worker, reset between videos), writes ``RAW/poses/<stem>.npy`` atomically,
 skips videos whose pose file already exists (resumable) and reports failures by name. Workers
 ignore SIGINT: Ctrl-C reaches the parent, which stops the pool (a pose file being written is a
-temporary, removed by the next run, :mod:`.atomic`).
+temporary, removed by the next run, :mod:`.atomic`). Each worker uses one OpenCV thread.
+:mod:`.ray_extraction` runs the same per-video work (:func:`extract_or_error`) as Ray tasks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -134,8 +136,14 @@ class ExtractionReport:
 _WORKER_ESTIMATOR = None
 
 
+def limit_threads() -> None:
+    """One thread for OpenCV's own work (decoding aside) in an extraction process: each worker or Ray task has one core."""
+    extraction_module("cv2", "cv2").setNumThreads(1)
+
+
 def _init_worker() -> None:
     global _WORKER_ESTIMATOR
+    limit_threads()
     _WORKER_ESTIMATOR = create_pose_estimator()
 
 
@@ -151,17 +159,93 @@ def _close_worker() -> None:
         _WORKER_ESTIMATOR = None
 
 
-def _extract_one(job: tuple[str, str]) -> tuple[str, str | None]:
-    """Worker: extract one video and write its pose file; return (video name, error or None)."""
-    video_path, out_path = job
+def extract_or_error(video_path: str) -> tuple[str, np.ndarray | None, str | None]:
+    """In a worker process: (video file name, poses, None), or (video file name, None, one-line error).
+
+    The process's BlazePose graph is made on first use and reused (reset) for its later videos.
+    """
+    if _WORKER_ESTIMATOR is None:
+        _init_worker()
+    name = Path(video_path).name
     try:
-        poses = extract_video_poses(video_path, _WORKER_ESTIMATOR)
-        atomic_save_npy(out_path, poses)
-        return Path(video_path).name, None
+        return name, extract_video_poses(video_path, _WORKER_ESTIMATOR), None
     except DataError as err:
-        return Path(video_path).name, str(err)
+        return name, None, str(err)
     except Exception as err:  # noqa: BLE001 -- one bad video must not stop the others
-        return Path(video_path).name, str(DataError(video_path, f"{type(err).__name__}: {err}"))
+        return name, None, str(DataError(video_path, f"{type(err).__name__}: {err}"))
+
+
+def write_poses(video_path: str, out_path: str, poses: np.ndarray) -> str | None:
+    """Write ``out_path`` atomically; the one-line error naming the video if that fails, else None."""
+    try:
+        atomic_save_npy(out_path, poses)
+    except DataError as err:
+        return str(err)
+    except Exception as err:  # noqa: BLE001
+        return str(DataError(video_path, f"{type(err).__name__}: {err}"))
+    return None
+
+
+def _extract_one(job: tuple[str, str]) -> tuple[str, str | None]:
+    """Pool worker: extract one video and write its pose file; return (video name, error or None)."""
+    video_path, out_path = job
+    name, poses, error = extract_or_error(video_path)
+    if poses is not None:
+        error = write_poses(video_path, out_path, poses)
+    return name, error
+
+
+def plan_extraction(videos_dir: str | os.PathLike, raw_dir: str | os.PathLike) -> tuple[ExtractionReport,
+                                                                                           list[tuple[str, str]]]:
+    """The report listing the videos already done (their pose file exists) and the (video, pose file) jobs left.
+
+    A ``raw_dir`` or ``poses`` that is a file is a :class:`DataError`. Nothing is written.
+    """
+    poses_dir = Path(raw_dir) / POSES_DIR
+    videos = list_videos(videos_dir)
+    for folder in (Path(raw_dir), poses_dir):
+        if folder.exists() and not folder.is_dir():
+            raise DataError(folder, "exists and is not a directory")
+    report = ExtractionReport(written=[], skipped=[], failed={})
+    jobs = []
+    for video in videos:
+        target = poses_dir / f"{video.stem}.npy"
+        if target.exists():
+            report.skipped.append(video.name)
+        else:
+            jobs.append((str(video), str(target)))
+    return report, jobs
+
+
+def make_poses_dir(raw_dir: str | os.PathLike) -> None:
+    """Create ``raw_dir/poses/`` (and ``raw_dir``) if missing; a one-line :class:`DataError` if that fails."""
+    poses_dir = Path(raw_dir) / POSES_DIR
+    try:
+        poses_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(poses_dir, f"cannot create this directory ({err.strerror or err})") from None
+
+
+@contextlib.contextmanager
+def extraction_progress(report: ExtractionReport, total: int, progress: bool, stderr):
+    """``record(video name, error or None)`` for each finished video: fills ``report``, moves the progress
+    bar and prints a failure (one line) as it happens. The bar is closed on leaving, however that happens."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc="extracting poses", unit="video", disable=not progress, file=stderr)
+
+    def record(name: str, error: str | None) -> None:
+        if error is None:
+            report.written.append(name)
+        else:
+            report.failed[name] = error
+            bar.write(f"error: {error}", file=stderr)
+        bar.update(1)
+
+    try:
+        yield record
+    finally:
+        bar.close()
 
 
 def extract_directory(
@@ -176,50 +260,23 @@ def extract_directory(
     Existing pose files are skipped; failures are printed (one line each) to ``stderr`` as they
     happen and collected in the report. ``workers``: processes (default: all cores).
     """
-    from tqdm.auto import tqdm
-
     stderr = stderr or sys.stderr
-    poses_dir = Path(raw_dir) / POSES_DIR
-    videos = list_videos(videos_dir)
-    for folder in (Path(raw_dir), poses_dir):
-        if folder.exists() and not folder.is_dir():
-            raise DataError(folder, "exists and is not a directory")
-    report = ExtractionReport(written=[], skipped=[], failed={})
-    jobs = []
-    for video in videos:
-        target = poses_dir / f"{video.stem}.npy"
-        if target.exists():
-            report.skipped.append(video.name)
-        else:
-            jobs.append((str(video), str(target)))
+    report, jobs = plan_extraction(videos_dir, raw_dir)
     if not jobs:
         return report
-    try:
-        poses_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise DataError(poses_dir, f"cannot create this directory ({err.strerror or err})") from None
+    make_poses_dir(raw_dir)
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    bar = tqdm(total=len(jobs), desc="extracting poses", unit="video", disable=not progress, file=stderr)
-
-    def record(name: str, error: str | None) -> None:
-        if error is None:
-            report.written.append(name)
+    with extraction_progress(report, len(jobs), progress, stderr) as record:
+        if workers == 1:
+            _init_worker()
+            try:
+                for job in jobs:
+                    record(*_extract_one(job))
+            finally:
+                _close_worker()
         else:
-            report.failed[name] = error
-            bar.write(f"error: {error}", file=stderr)
-        bar.update(1)
-
-    if workers == 1:
-        _init_worker()
-        try:
-            for job in jobs:
-                record(*_extract_one(job))
-        finally:
-            _close_worker()
-    else:
-        # spawn: a clean interpreter per worker (no forked MediaPipe/torch state)
-        with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_pool_worker) as pool:
-            for result in pool.imap_unordered(_extract_one, jobs):
-                record(*result)
-    bar.close()
+            # spawn: a clean interpreter per worker (no forked MediaPipe/torch state)
+            with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_pool_worker) as pool:
+                for result in pool.imap_unordered(_extract_one, jobs):
+                    record(*result)
     return report
