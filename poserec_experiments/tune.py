@@ -14,9 +14,11 @@ preprocessing of the pose PoseRec is offered, every model that reads a pose feat
 1. *One change at a time*: each entry of :data:`CANDIDATES` alone over the paper's settings (and the paper's
    settings themselves).
 2. *Combinations*: in every group of :data:`CANDIDATES` (changes that replace one another, e.g. two pose
-   normalisations), the candidate of stage 1 with the best validation NDCG@10, if it beats the paper's
-   settings, is a winner; stage 2 runs all winners together and, when there are several, the combination with
-   each winner left out in turn.
+   normalisations) the candidate of stage 1 with the best validation NDCG@10 is the group's best; it is a
+   winner if it beats the model as configured. Stage 2 runs all winners together, the combination with each
+   winner left out in turn (when there are more than two), and the winners with each other group's best
+   added in turn (a change that does not help alone may help with the others: a normalised pose, say, with
+   another loss).
 
 The profile chosen is the run with the best validation NDCG@10 over both stages (mean over ``--seeds``
 training seeds). Outputs under ``--out``: ``<model>-search.csv`` / ``.md`` (every run sorted by validation
@@ -171,16 +173,19 @@ def stage_two(scores, model: str) -> list[tuple[str, str, dict]]:
     """All winners together and, with several, each left out in turn (see the module docstring)."""
     if BASE not in scores:
         return []
-    winners = []
+    winners, runners_up = [], []
     candidates = candidates_of(model)
     for group in dict.fromkeys(c.group for c in candidates):
         members = [c for c in candidates if c.group == group and c.name in scores]
         best = max(members, key=lambda c: scores[c.name][0], default=None)
-        if best is not None and scores[best.name][0] > scores[BASE][0]:
-            winners.append(best)
-    if len(winners) < 2:
+        if best is not None:
+            (winners if scores[best.name][0] > scores[BASE][0] else runners_up).append(best)
+    if not winners:
         return []
-    combos = [winners] + ([[w for w in winners if w is not left] for left in winners] if len(winners) > 2 else [])
+    combos = [winners] if len(winners) > 1 else []
+    if len(winners) > 2:
+        combos += [[w for w in winners if w is not left] for left in winners]
+    combos += [winners + [best] for best in runners_up]
     return [("2", " + ".join(c.name for c in combo), {k: v for c in combo for k, v in c.config.items()})
             for combo in combos]
 
@@ -226,8 +231,8 @@ def write_outputs(args, specs, summary, variants, data_path: Path, dataset: str,
         "validation NDCG@10 of each run (its best epoch). **No test figure was computed** (`eval_protocols: []`).",
         "",
         "**Search** (`poserec_experiments/tune.py`): stage 1 changes one thing at a time; stage 2 combines the "
-        "best change of every group that beat the paper's settings in stage 1 (and leaves each out in turn when "
-        "there are more than two).",
+        "best change of every group that beat the model as configured in stage 1 (the winners), leaves each out "
+        "in turn when there are more than two, and adds each other group's best to the winners in turn.",
         "",
         f"**Compute.** Sum of the runs' wall times: {format_duration(summary.compute_seconds)} ({len(specs)} runs).",
         "",

@@ -22,14 +22,18 @@ def test_stage_two_combines_the_best_winner_of_each_group_and_leaves_each_out():
     second = tune.stage_two(scores, "PoseRec")
     names = [name for _, name, _ in second]
     assert names[0] == "hip_torso + softmax s10 + augment"  # best of each group that beat the base, in group order
-    assert names[1:] == ["softmax s10 + augment", "hip_torso + augment", "hip_torso + softmax s10"]
+    assert names[1:4] == ["softmax s10 + augment", "hip_torso + augment", "hip_torso + softmax s10"]
+    # each other group's best added to the winners (groups without a stage-1 run are skipped)
+    assert names[4:] == ["hip_torso + softmax s10 + augment + authors mining"]
     assert second[0][2] == {"pose_normalisation": "hip_torso", "label_loss": "softmax", "score_scale": 10.0,
                             "augment_rotation": 15.0, "augment_scale": 0.1, "augment_time_shift": 1}
     assert all(stage == "2" for stage, _, _ in second)
 
 
-def test_stage_two_needs_two_winners_and_the_base():
-    assert tune.stage_two(_scores(as_configured=0.1, hip_torso=0.2, softmax__s10=0.05), "PoseRec") == []
+def test_stage_two_with_one_winner_adds_the_others_and_needs_the_base():
+    second = tune.stage_two(_scores(as_configured=0.1, hip_torso=0.2, softmax__s10=0.05), "PoseRec")
+    assert [name for _, name, _ in second] == ["hip_torso + softmax s10"]
+    assert tune.stage_two(_scores(as_configured=0.3, hip_torso=0.2, softmax__s10=0.05), "PoseRec") == []
     assert tune.stage_two(_scores(hip_torso=0.2, softmax__s10=0.3), "PoseRec") == []
 
 
