@@ -394,6 +394,44 @@ class Config(RecBoleConfig):
                                                      f"({', '.join(sorted(results))}: metrics {list(metrics)} "
                                                      f"at topk {topk}), got {valid_metric!r}")
 
+    def _init_device(self):
+        """RecBole's device set-up; under DDP (``local_rank`` set by the launcher) the process group is joined
+        with NCCL when this rank has a GPU (``gpu_id`` lists one per local rank), else with gloo on the CPU
+        (RecBole 1.2.1 always asks for NCCL). Only global rank 0 logs (``state``), shows progress or is verbose."""
+        final = self.final_config_dict
+        if "local_rank" not in final:
+            return super()._init_device()
+        gpu_id = final["gpu_id"]
+        gpu_id = ",".join(map(str, gpu_id)) if isinstance(gpu_id, (list, tuple)) else str(gpu_id)
+        final["gpu_id"] = gpu_id
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu_id
+        import torch
+
+        local_rank, nproc = final["local_rank"], final["nproc"]
+        use_cuda = bool(gpu_id) and torch.cuda.is_available()
+        if use_cuda and len(gpu_id.split(",")) < nproc:
+            raise self.setting_error("gpu_id", f"{nproc} processes on this machine need {nproc} GPUs in gpu_id "
+                                               f"(e.g. --gpu_id=0,1), got {gpu_id!r}")
+        rank = local_rank + final["offset"]
+        if not torch.distributed.is_initialized():
+            address = f"tcp://{final['ip']}:{final['port']}"
+            try:
+                torch.distributed.init_process_group(backend="nccl" if use_cuda else "gloo", init_method=address,
+                                                     rank=rank, world_size=final["world_size"])
+            except (RuntimeError, ValueError, OSError) as err:
+                raise DataError("--port", f"rank {rank} cannot join the process group at {address} "
+                                          f"({one_line(err)[:160]})") from None
+        if use_cuda:
+            final["device"] = torch.device("cuda", local_rank)
+            torch.cuda.set_device(local_rank)
+        else:
+            final["device"] = torch.device("cpu")
+        final["single_spec"] = False
+        if rank != 0:
+            final["state"] = "error"
+            final["show_progress"] = False
+            final["verbose"] = False
+
     def _set_train_neg_sample_args(self):
         super()._set_train_neg_sample_args()
         args = self.final_config_dict["train_neg_sample_args"]

@@ -1,5 +1,8 @@
 """Run a model (plug-in or RecBole built-in) end to end with RecBole's dataset, trainer and evaluator.
 
+:func:`run` is RecBole's ``quick_start.run``: one process (:func:`run_recbole`), or several training with
+DDP (``nproc``, ``world_size``, ``ip``, ``port``, ``group_offset``; :mod:`recbole_poserec.distributed`).
+
 Every problem with the settings or the places they name (data_path, the dataset folder and its
 files, checkpoint_dir) is a one-line :class:`~dataset_conversion.errors.DataError` raised by
 :func:`prepare_config`, and a model without a plug-in trainer one raised by :func:`run_recbole`, before any
@@ -8,12 +11,13 @@ data is loaded or a model is built.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from logging import getLogger
 from pathlib import Path
 
-from recbole.utils import init_logger, init_seed, set_color
+from recbole.utils import EvaluatorType, init_logger, init_seed, set_color
 
 from dataset_conversion.errors import DataError
 from recbole_poserec.checkpoint import plain_config
@@ -26,6 +30,7 @@ from recbole_poserec.data.default_datasets import (
     ensure_default_dataset,
     provenance_line,
 )
+from recbole_poserec.distributed import Launch, is_distributed, is_main_process, local_leader_first, spawn_ranks
 from recbole_poserec.evaluation import VideoFullSortEvalDataLoader, check_evaluation_settings, load_video_field
 from recbole_poserec.evaluation.settings import eval_protocols
 from recbole_poserec.utils import get_model, get_trainer
@@ -77,6 +82,44 @@ def prepare_config(model=None, dataset=None, config_file_list=None, config_dict=
     return config
 
 
+def check_distributed_settings(config: Config) -> None:
+    """Settings that DDP training cannot serve: value metrics (the gathered evaluation ranks units)."""
+    if config["eval_type"] == EvaluatorType.VALUE:
+        raise config.setting_error("metrics", "training on several processes evaluates ranking metrics (Recall, "
+                                              f"NDCG, ...), not value metrics ({config['metrics']})")
+
+
+def run(model=None, dataset=None, config_file_list=None, config_dict=None, saved=True, command_line=None,
+        launch: Launch = Launch()) -> dict | None:
+    """RecBole's ``run``: :func:`run_recbole` in this process when ``launch`` is not distributed (``nproc`` 1,
+    no ``world_size``), else in ``launch.nproc`` spawned ranks with DDP, after the settings were checked (and
+    the default dataset generated) here once. Returns :func:`run_recbole`'s result (global rank 0's; None on
+    a machine without rank 0). Errors: one-line :class:`~dataset_conversion.errors.DataError` lines."""
+    arguments = {"model": model, "dataset": dataset, "config_file_list": config_file_list,
+                 "config_dict": config_dict, "saved": saved, "command_line": command_line}
+    if not launch.distributed:
+        return run_recbole(**arguments)
+    launch.check()
+    config = prepare_config(model, dataset, config_file_list, config_dict, command_line)
+    check_distributed_settings(config)
+    try:
+        get_trainer(config["MODEL_TYPE"], config["model"])
+    except ValueError as err:
+        raise config.setting_error("model", str(err)) from None
+    return spawn_ranks(run_recbole, launch, **arguments)
+
+
+def _init_rank_logger(config: Config) -> None:
+    """RecBole's logger (console and log file) in a single process or global rank 0; errors only, on the
+    console, in the other ranks."""
+    if is_main_process(config):
+        init_logger(config)
+        return
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.ERROR)
+    logging.basicConfig(level=logging.ERROR, handlers=[handler], force=True)
+
+
 def run_recbole(model=None, dataset=None, config_file_list=None, config_dict=None, saved=True,
                 command_line=None) -> dict:
     """Train on the train split, select on valid, report the test split (RecBole's ``run_recbole``).
@@ -103,8 +146,10 @@ def run_recbole(model=None, dataset=None, config_file_list=None, config_dict=Non
         trainer_class = get_trainer(config["MODEL_TYPE"], config["model"])
     except ValueError as err:
         raise config.setting_error("model", str(err)) from None
+    if is_distributed(config):
+        check_distributed_settings(config)
     init_seed(config["seed"], config["reproducibility"])
-    init_logger(config)
+    _init_rank_logger(config)
     logger = getLogger()
     meta = dataset_provenance(config["data_path"], config["dataset"])
     notice = provenance_line(meta)
@@ -112,7 +157,8 @@ def run_recbole(model=None, dataset=None, config_file_list=None, config_dict=Non
         logger.warning(set_color(notice, "red"))
     logger.info(config)
 
-    dataset_obj = create_dataset(config)
+    with local_leader_first(config):  # one rank per machine builds the pose store, if needed
+        dataset_obj = create_dataset(config)
     logger.info(dataset_obj)
     try:
         train_data, valid_data, test_data = data_preparation(config, dataset_obj)

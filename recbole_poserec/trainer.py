@@ -6,20 +6,29 @@ context-aware models, PoseRec included: RecBole's loop sums and logs its tuple o
 or :class:`TraditionalTrainer` (Pop, Random, ItemKNN: one epoch). Both evaluate the test split by window
 (:meth:`UnitEvaluationMixin.evaluate_windows`, RecBole's full ranking) and by video
 (:meth:`UnitEvaluationMixin.evaluate_videos`), with each unit's metric values.
+
+Under RecBole's DDP (``single_spec`` False, :mod:`recbole_poserec.distributed`) the model is wrapped as
+RecBole wraps it, on the rank's device (:class:`DeviceDistributedTrainer`); every evaluation first makes
+every rank's model rank 0's, and its figures are over the units of all ranks (gathered, not RecBole's
+weighted average of the ranks' figures); only global rank 0 saves and loads checkpoints.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass
 
 import torch
 from recbole.trainer import TraditionalTrainer as RecBoleTraditionalTrainer
 from recbole.trainer import Trainer as RecBoleTrainer
-from recbole.utils import set_color
+from recbole.trainer.trainer import AbstractTrainer
+from recbole.utils import ModelType, set_color
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from recbole_poserec.checkpoint import load_checkpoint, plain_config, save_checkpoint
+from recbole_poserec.distributed import broadcast_model_from_rank0, is_distributed, is_main_process
 from recbole_poserec.evaluation.aggregation import DEFAULT_AGGREGATION
 from recbole_poserec.evaluation.units import UnitEvaluation, UnitEvaluator
 from recbole_poserec.evaluation.video import video_full_sort_scores
@@ -59,6 +68,21 @@ class WeightsOnlyTimedMixin:
     def __init__(self, config, model):
         super().__init__(config, model)
         self.timing = TrainingTiming()
+        if not is_main_process(config):
+            self._drop_tensorboard()
+
+    def _drop_tensorboard(self) -> None:
+        """A rank other than 0 writes no TensorBoard events: RecBole's writer is closed and the event file
+        it created removed (its folder too, when that leaves it empty)."""
+        writer, self.tensorboard = self.tensorboard, _NoTensorBoard()
+        event_file = getattr(getattr(writer.file_writer, "event_writer", None), "_file_name", None)
+        writer.close()
+        if event_file and os.path.isfile(event_file):
+            os.remove(event_file)
+            try:
+                os.rmdir(os.path.dirname(event_file))
+            except OSError:
+                pass  # another writer's files are there
 
     # ------------------------------------------------------------------------------------ timing
 
@@ -87,7 +111,7 @@ class WeightsOnlyTimedMixin:
     # ------------------------------------------------------------------------------- checkpoints
 
     def _save_checkpoint(self, epoch, verbose=True, **kwargs):
-        if not self.config["single_spec"] and self.config["local_rank"] != 0:
+        if not is_main_process(self.config):
             return
         saved_model_file = kwargs.pop("saved_model_file", self.saved_model_file)
         payload = {
@@ -127,11 +151,18 @@ class WeightsOnlyTimedMixin:
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.logger.info(f"Checkpoint loaded. Resume training from epoch {self.start_epoch}")
 
+    def load_best_weights(self, model_file=None) -> None:
+        """The saved checkpoint's weights into the model; under DDP global rank 0 reads the file (the other
+        ranks get its weights before each evaluation, :func:`broadcast_model_from_rank0`)."""
+        if not is_main_process(self.config):
+            return
+        checkpoint_file = model_file or self.saved_model_file
+        self._load_weights(checkpoint_file)
+        self.logger.info(f"Loading model structure and parameters from {checkpoint_file}")
+
     def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
         if eval_data and load_best_model:
-            checkpoint_file = model_file or self.saved_model_file
-            self._load_weights(checkpoint_file)
-            self.logger.info(f"Loading model structure and parameters from {checkpoint_file}")
+            self.load_best_weights(model_file)
         return super().evaluate(eval_data, load_best_model=False, model_file=None, show_progress=show_progress)
 
 
@@ -146,6 +177,28 @@ class UnitEvaluationMixin:
     def __init__(self, config, model):
         super().__init__(config, model)
         self.evaluator = UnitEvaluator(config)
+
+    def _prepare_distributed_evaluation(self, eval_data) -> None:
+        """Under DDP: rank 0's model on every rank, and this rank's units for the evaluator's gathering."""
+        broadcast_model_from_rank0(self.model)
+        self.evaluator.shard_positions = eval_data.unit_positions()
+
+    def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
+        if not eval_data or not is_distributed(self.config):
+            return super().evaluate(eval_data, load_best_model=load_best_model, model_file=model_file,
+                                    show_progress=show_progress)
+        if load_best_model:
+            self.load_best_weights(model_file)
+        self._prepare_distributed_evaluation(eval_data)
+        try:
+            return super().evaluate(eval_data, load_best_model=False, show_progress=show_progress)
+        finally:
+            self.evaluator.shard_positions = None
+
+    def _map_reduce(self, result, num_sample):
+        """RecBole averages the ranks' figures weighted by their batch counts; here the evaluator already
+        gathered every rank's units, so ``result`` is the figure over all of them."""
+        return result
 
     def evaluate_windows(self, eval_data, load_best_model=True, model_file=None, show_progress=False) -> UnitEvaluation:
         """RecBole's :meth:`evaluate` on a full-sort loader, plus each window's values (ids: window tokens)."""
@@ -166,9 +219,9 @@ class UnitEvaluationMixin:
         ``Collector``; RecBole's ``Evaluator`` gives the figures. ``ids``: the video tokens.
         """
         if load_best_model:
-            checkpoint_file = model_file or self.saved_model_file
-            self._load_weights(checkpoint_file)
-            self.logger.info(f"Loading model structure and parameters from {checkpoint_file}")
+            self.load_best_weights(model_file)
+        if is_distributed(self.config):
+            self._prepare_distributed_evaluation(eval_data)
         self.model.eval()
         dataset = eval_data._dataset
         if self.item_tensor is None:
@@ -183,15 +236,57 @@ class UnitEvaluationMixin:
             self.eval_collector.eval_batch_collect(scores, windows, positive_u, positive_i)
         self.eval_collector.model_collect(self.model)
         struct = self.eval_collector.get_data_struct()
-        result = self.evaluator.evaluate(struct)
+        try:
+            result = self.evaluator.evaluate(struct)
+        finally:
+            self.evaluator.shard_positions = None
+        struct = self.evaluator.last_struct  # under DDP: every rank's videos
         return UnitEvaluation(result, list(eval_data.video_tokens), self.evaluator.per_unit(struct))
 
 
-class Trainer(WeightsOnlyTimedMixin, UnitEvaluationMixin, RecBoleTrainer):
+class _NoTensorBoard:
+    """A TensorBoard writer that writes nothing (ranks other than 0)."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+class DeviceDistributedTrainer(AbstractTrainer):
+    """RecBole's ``AbstractTrainer.__init__`` with DDP on the rank's device; put after a RecBole trainer class
+    (it then runs in place of ``AbstractTrainer.__init__``).
+
+    RecBole 1.2.1 converts batch norms to ``SyncBatchNorm`` and passes ``device_ids=[local_rank]``, which
+    only works on GPUs. Here: on a GPU the same; on the CPU (gloo) plain DDP with local batch norms. Both
+    with ``broadcast_buffers=False``: RecBole's loop calls the DDP wrapper once per step (``set_reduce_hook``),
+    and a model's large constant buffers (PoseRec's table of every window's pose) would be sent each time;
+    batch-norm statistics are made rank 0's before every evaluation instead. A traditional model (nothing
+    learned by gradients) is not wrapped: every rank trains it on the whole training split.
+    """
+
+    def __init__(self, config, model):
+        self.config = config
+        self.model = model
+        self.distributed_model = None
+        if config["single_spec"] or config["MODEL_TYPE"] == ModelType.TRADITIONAL:
+            return
+        if config["device"].type == "cuda":
+            self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            self.distributed_model = DistributedDataParallel(self.model, device_ids=[config["local_rank"]],
+                                                             broadcast_buffers=False)
+        else:
+            self.distributed_model = DistributedDataParallel(self.model, broadcast_buffers=False)
+
+    def set_reduce_hook(self):
+        if self.distributed_model is not None:
+            super().set_reduce_hook()
+
+
+class Trainer(WeightsOnlyTimedMixin, UnitEvaluationMixin, RecBoleTrainer, DeviceDistributedTrainer):
     """RecBole's ``Trainer`` with weights-only checkpoints, timing and the window and video test protocols."""
 
 
-class TraditionalTrainer(WeightsOnlyTimedMixin, UnitEvaluationMixin, RecBoleTraditionalTrainer):
+class TraditionalTrainer(WeightsOnlyTimedMixin, UnitEvaluationMixin, RecBoleTraditionalTrainer,
+                         DeviceDistributedTrainer):
     """RecBole's ``TraditionalTrainer`` (one epoch) with weights-only checkpoints, timing and both test protocols."""
 
 

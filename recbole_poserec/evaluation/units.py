@@ -6,8 +6,38 @@ import inspect
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from recbole.evaluator import Evaluator
 from recbole.evaluator.base_metric import TopkMetric
+
+# Collected keys with one row per unit (a user / window, or a video), and the per-interaction ones.
+UNIT_ROW_KEYS = ("rec.topk", "rec.meanrank", "rec.items")
+INTERACTION_ROW_KEYS = ("rec.score", "data.label")
+
+
+def gather_units(dataobject, positions: np.ndarray):
+    """Under DDP: ``dataobject`` (this rank's collected ``DataStruct``, whose unit rows are the units at
+    ``positions``) with every rank's unit rows, placed in unit order (0, 1, ...), on every rank.
+
+    Raises ``ValueError`` when the ranks' positions are not each unit exactly once, or for value metrics
+    (per-interaction rows: AUC, LogLoss, ...), which this does not gather.
+    """
+    if any(key in dataobject for key in INTERACTION_ROW_KEYS):
+        raise ValueError("distributed evaluation gathers the ranking metrics (Recall, NDCG, ...), not value metrics")
+    local = {key: dataobject.get(key).numpy() for key in UNIT_ROW_KEYS if key in dataobject}
+    gathered = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(gathered, (np.asarray(positions, dtype=np.int64), local))
+    order = np.concatenate([rank_positions for rank_positions, _ in gathered])
+    if not np.array_equal(np.sort(order), np.arange(len(order))):
+        raise ValueError(f"the ranks evaluated {len(order)} units, not each of {len(np.unique(order))} once")
+    for key in sorted({key for _, rows in gathered for key in rows}):
+        rows = np.concatenate([rank_rows[key] for _, rank_rows in gathered if key in rank_rows])
+        if len(rows) != len(order):
+            raise ValueError(f"the ranks collected {len(rows)} rows of {key} for {len(order)} units")
+        placed = np.empty_like(rows)
+        placed[order] = rows
+        dataobject.set(key, torch.from_numpy(placed))
+    return dataobject
 
 
 @dataclass
@@ -37,8 +67,13 @@ class UnitEvaluator(Evaluator):
     def __init__(self, config):
         super().__init__(config)
         self.last_struct = None
+        self.shard_positions = None
 
     def evaluate(self, dataobject):
+        """RecBole's evaluation; under DDP (``shard_positions``, this rank's units, set by the trainer) of the
+        units of every rank (:func:`gather_units`), so that every rank gets the figures over all units."""
+        if self.shard_positions is not None:
+            dataobject = gather_units(dataobject, self.shard_positions)
         self.last_struct = dataobject
         return super().evaluate(dataobject)
 

@@ -19,6 +19,7 @@ import torch
 from recbole.data.dataloader.abstract_dataloader import AbstractDataLoader
 from recbole.data.interaction import Interaction
 
+from recbole_poserec.data.dataloader import ShardedIndexLoader
 from recbole_poserec.evaluation.aggregation import aggregate_window_scores
 from recbole_poserec.evaluation.settings import video_field
 
@@ -38,7 +39,7 @@ def video_full_sort_scores(window_scores: torch.Tensor, window_video: torch.Tens
     return scores
 
 
-class VideoFullSortEvalDataLoader(AbstractDataLoader):
+class VideoFullSortEvalDataLoader(AbstractDataLoader, ShardedIndexLoader):
     """Full-ranking evaluation by video, over one split (a RecBole dataset of the split and its sampler).
 
     Each batch is ``(windows, window_video, (history_u, history_i), positive_u, positive_i)``:
@@ -52,7 +53,8 @@ class VideoFullSortEvalDataLoader(AbstractDataLoader):
 
     A batch holds whole videos and at most ``eval_batch_size // item_num`` windows (RecBole's window count
     of a full-sort batch), unless one video alone has more. Videos are ordered by internal video id, their
-    windows by internal window id; :attr:`video_tokens` names them in that order.
+    windows by internal window id; :attr:`video_tokens` names them in that order. Under DDP each rank takes
+    its share of the packed batches (:class:`~recbole_poserec.data.dataloader.ShardedIndexLoader`).
     """
 
     def __init__(self, config, dataset, sampler, shuffle=False):
@@ -109,6 +111,13 @@ class VideoFullSortEvalDataLoader(AbstractDataLoader):
             total += count
         bounds.append(len(window_counts))
         return np.asarray(bounds, dtype=np.int64)
+
+    def unit_positions(self) -> np.ndarray:
+        """The videos (positions in :attr:`video_tokens`) of this rank's batches, in its iteration order."""
+        batches = super().unit_positions()
+        starts, stops = self.batch_bounds[batches], self.batch_bounds[batches + 1]
+        counts = stops - starts
+        return np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(counts.sum())
 
     @property
     def n_videos(self) -> int:
