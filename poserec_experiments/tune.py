@@ -216,9 +216,9 @@ def write_outputs(args, specs, summary, variants, data_path: Path, dataset: str,
     table = ["| stage | variant | overrides | valid NDCG@10 | valid Recall@10 |", "| --- | --- | --- | ---: | ---: |"]
     for row in rows:
         mark = "**" if row["chosen"] else ""
-        spread = f" ± {format_number(row['valid_ndcg@10_std'])}" if row["seeds"] > 1 else ""
+        spread = f" ± {format_number(row['valid_ndcg@10_std'], 4)}" if row["seeds"] > 1 else ""
         table.append(f"| {row['stage']} | {mark}{row['variant']}{mark} | `{row['overrides']}` | "
-                     f"{mark}{format_number(row['valid_ndcg@10'])}{spread}{mark} | {format_number(row['valid_recall@10'])} |")
+                     f"{mark}{format_number(row['valid_ndcg@10'], 4)}{spread}{mark} | {format_number(row['valid_recall@10'], 4)} |")
     text = [
         f"# {args.model}'s tuned profile: the search on the validation split",
         "",
