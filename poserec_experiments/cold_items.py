@@ -47,13 +47,20 @@ from poserec_experiments.arguments import (
     cuda_missing,
     devices_text,
     exit_status,
-    model_name,
     print_dry_run,
     print_footer,
     unique_values,
     writable_directory,
 )
-from poserec_experiments.benchmark import BUDGETS, FIXED_BUDGET_MODELS, MODELS
+from poserec_experiments.benchmark import (
+    BUDGETS,
+    FIXED_BUDGET_MODELS,
+    MODELS,
+    benchmark_row,
+    profile_overrides,
+    row_variant,
+    tuned_profile,
+)
 from poserec_experiments.budgets import BUDGETS_DIR, read_budget
 from poserec_experiments.derived_datasets import dataset_config_files, ensure_raw, read_meta
 from poserec_experiments.report import format_duration, grouped_bars, provenance_lines, wide_table, write_markdown
@@ -77,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="share of the items with a test positive made cold, in (0, 1) (default 0.2)")
     parser.add_argument("--seeds", nargs="+", type=int_at_least(0, MAX_SEED), default=[2022], metavar="SEED",
                         help="RecBole seeds, one run each (default 2022)")
-    parser.add_argument("--models", nargs="+", type=model_name, default=list(MODELS), metavar="MODEL",
-                        help=f"models (default: {' '.join(MODELS)}); the context-aware ones add a content-only row")
+    parser.add_argument("--models", nargs="+", type=benchmark_row, default=list(MODELS), metavar="MODEL",
+                        help=f"models, or <model>-tuned for the profile the validation search chose (default: "
+                             f"{' '.join(MODELS)}); the context-aware ones add a content-only row")
     parser.add_argument("--budget", choices=sorted(BUDGETS), default="cpu", help="training budget (default cpu)")
     parser.add_argument("--epochs", type=positive_int, default=None, help="maximum epochs (overrides the budget)")
     parser.add_argument("--out", default="results/", help="output directory (default results/)")
@@ -121,11 +129,13 @@ def variants(models) -> list[tuple[str, str, dict]]:
     from recbole_poserec.evaluation.cold import CONTEXT_MODELS, cold_item_support, content_only_settings
 
     rows = []
-    for model in models:
+    for name in models:
+        model, profile = tuned_profile(name)
         cold_item_support(model)  # a model without a declaration is refused here, before any run
-        rows.append((model, model, {}))
+        label, tuned = row_variant(name), profile_overrides(profile) if profile is not None else {}
+        rows.append((label, model, tuned))
         if model in CONTEXT_MODELS:
-            rows.append((f"{model} ({CONTENT_ONLY})", model, content_only_settings(model)))
+            rows.append((f"{label} ({CONTENT_ONLY})", model, tuned | content_only_settings(model)))
     return rows
 
 
@@ -286,9 +296,9 @@ def main(argv=None) -> int:
     unique_values(parser, "--models", args.models)
     from recbole_poserec.evaluation.cold import cold_item_support
 
-    for model in args.models:
+    for name in args.models:
         try:
-            cold_item_support(model)
+            cold_item_support(tuned_profile(name)[0])
         except ValueError as err:
             parser.error(f"argument --models: {err}")
     unique_values(parser, "--seeds", args.seeds)

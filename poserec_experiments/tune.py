@@ -37,6 +37,7 @@ from dataset_conversion.entrypoint import install_startup_signal_handlers
 install_startup_signal_handlers()  # before the heavy imports: a signal during them is one line too
 
 import argparse
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,7 @@ from poserec_experiments.runner import (
     atomic_write_text,
     check_store,
     collect,
+    portable_path,
     run_all,
 )
 from recbole_poserec.config import PROPERTIES_DIR
@@ -206,7 +208,8 @@ def write_outputs(args, specs, summary, variants, data_path: Path, dataset: str,
     scores = validation_scores(specs, summary)
     ranked = sorted((v for v in variants if v[1] in scores), key=lambda v: -scores[v[1]][0])
     chosen = ranked[0] if ranked else None
-    rows = [{"stage": stage, "variant": name, "overrides": yaml.safe_dump(cfg, default_flow_style=True).strip(),
+    rows = [{"stage": stage, "variant": name, "overrides": yaml.safe_dump(cfg, default_flow_style=True,
+                                                                           width=math.inf).strip(),
              "seeds": scores[name][3], "valid_ndcg@10": scores[name][0], "valid_ndcg@10_std": scores[name][1],
              "valid_recall@10": scores[name][2], "chosen": chosen is not None and name == chosen[1]}
             for stage, name, cfg in ranked]
@@ -240,7 +243,7 @@ def write_outputs(args, specs, summary, variants, data_path: Path, dataset: str,
         "",
     ]
     if chosen is not None:
-        text.append(f"Chosen: **{chosen[1]}**, written to `{Path(args.profile).as_posix()}`.")
+        text.append(f"Chosen: **{chosen[1]}**, written to `{portable_path(Path(args.profile).resolve())}`.")
         outputs.append(write_profile(Path(args.profile), args.model, chosen[1], chosen[2], scores[chosen[1]][0],
                                      command))
     if summary.not_done:
