@@ -37,6 +37,7 @@ from dataset_conversion.entrypoint import install_startup_signal_handlers
 install_startup_signal_handlers()  # before the heavy imports: a signal during them is one line too
 
 import argparse
+import csv
 import math
 import sys
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ from poserec_experiments.arguments import (
 )
 from poserec_experiments.budgets import read_budget
 from poserec_experiments.derived_datasets import dataset_config_files, read_meta
+from poserec_experiments.readme import README, replace_section, writes_repository_results
 from poserec_experiments.report import format_duration, format_number, provenance_lines, write_markdown
 from poserec_experiments.runner import (
     ResultStore,
@@ -249,7 +251,28 @@ def write_outputs(args, specs, summary, variants, data_path: Path, dataset: str,
     if summary.not_done:
         text += ["", "**Runs not done** (failed or running elsewhere; left out above): " + ", ".join(summary.not_done)]
     outputs.append(write_markdown(out / f"{args.model}-search.md", "\n".join(text) + "\n"))
+    if writes_repository_results(out):
+        replace_section("tuning", readme_section(out))
+        outputs.append(README)
     return outputs
+
+
+def readme_section(out: Path) -> str:
+    """The README's summary of every search logged under ``out``: per model, the model as configured and the
+    chosen profile, on validation NDCG@10 (read back from each ``<model>-search.csv``)."""
+    lines = ["| model | as configured, valid NDCG@10 | chosen profile | its overrides | valid NDCG@10 | runs |",
+             "| --- | ---: | --- | --- | ---: | ---: |"]
+    for path in sorted(out.glob("*-search.csv"), key=lambda p: (p.name != "PoseRec-search.csv", p.name)):
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        base = next((r for r in rows if r["variant"] == BASE), None)
+        chosen = next((r for r in rows if r["chosen"] == "True"), None)
+        if base is None or chosen is None:
+            continue
+        lines.append(f"| {path.name[:-len('-search.csv')]} | {float(base['valid_ndcg@10']):.4f} | {chosen['variant']} | "
+                     f"`{chosen['overrides']}` | {float(chosen['valid_ndcg@10']):.4f} | {len(rows)} |")
+    return "\n".join(["Written by `python -m poserec_experiments.tune [--model M]` (validation figures only; the test "
+                      "figures of the chosen profiles are Table 1's `(tuned)` rows):", "", *lines, ""])
 
 
 def main(argv=None) -> int:

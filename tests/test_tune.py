@@ -74,3 +74,18 @@ def test_benchmark_refuses_a_tuned_row_without_its_profile(tmp_path, monkeypatch
         benchmark.build_parser().parse_args(["--models", "FM-tuned"])
     assert caught.value.code == 2
     assert "no profile" in capsys.readouterr().err
+
+
+def test_readme_section_lists_each_search_poserec_first(tmp_path):
+    from poserec_experiments.aggregate import write_csv
+
+    def log(model, rows):
+        write_csv(tmp_path / f"{model}-search.csv", tune.CSV_HEADER,
+                  [dict(zip(tune.CSV_HEADER, ["1", name, overrides, 1, value, 0.0, value, chosen]))
+                   for name, overrides, value, chosen in rows])
+
+    log("FM", [(tune.BASE, "{}", 0.05, False), ("hip_torso", "{pose_normalisation: hip_torso}", 0.06, True)])
+    log("PoseRec", [("no L_triple", "{triplet_weight: 0.0}", 0.13, True), (tune.BASE, "{}", 0.035, False)])
+    lines = [line for line in tune.readme_section(tmp_path).splitlines() if line.startswith("| ") and "---" not in line]
+    assert lines[1] == "| PoseRec | 0.0350 | no L_triple | `{triplet_weight: 0.0}` | 0.1300 | 2 |"
+    assert lines[2] == "| FM | 0.0500 | hip_torso | `{pose_normalisation: hip_torso}` | 0.0600 | 2 |"
