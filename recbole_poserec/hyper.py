@@ -44,6 +44,7 @@ import json
 import logging
 import math
 import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -688,6 +689,8 @@ def run_ray(search: Search) -> None:
     if started_here:
         ray.init(num_cpus=search.threads * search.concurrent, include_dashboard=False, log_to_driver=False,
                  configure_logging=False)
+    # tune.run installs its own SIGINT handler and leaves it in place; the caller's come back afterwards
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         tune.run(tune.with_parameters(_ray_trainable, search_state=state), config=ray_space(search.parameters,
                  search.algo), num_samples=samples, search_alg=search_alg, metric="valid_score",
@@ -695,6 +698,8 @@ def run_ray(search: Search) -> None:
                  storage_path=os.fspath(ray_log.resolve()), chdir_to_trial_dir=False, callbacks=[RecordTrials(), CSVLoggerCallback()],
                  verbose=0, raise_on_failed_trial=False, name=search.paths["json"].stem)
     finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
         if started_here:
             ray.shutdown()
 

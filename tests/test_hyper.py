@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -159,8 +160,10 @@ def test_ray_tool_runs_the_grid_and_resumes(in_tmp, small_dataset_dir, capsys):
     import ray
 
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)  # one local instance for both runs
+    ours = signal.getsignal(signal.SIGINT)
     try:
         code, base = search(in_tmp, small_dataset_dir, "knn_k choice [5,50]\n", "--algo=exhaustive", "--tool=ray")
+        assert signal.getsignal(signal.SIGINT) is ours  # Tune's own Ctrl-C handler is not left behind
         assert code == 0 and "2 trials (2 run now, 0 recorded)" in capsys.readouterr().out
         rows = read_table(base)
         assert len(rows) == 2 and float(rows[0]["valid ndcg@10"]) > float(rows[1]["valid ndcg@10"])

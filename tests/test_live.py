@@ -106,7 +106,9 @@ def restore_thread_settings():
 
 
 def run_live(capfd, *args) -> tuple[int, list[dict], str]:
-    """Run the command in this process; ``capfd`` also sees what native code writes to fds 1 and 2."""
+    """Run the command in this process; ``capfd`` also sees what native code writes to fds 1 and 2 (what
+    fixtures wrote before is dropped first)."""
+    capfd.readouterr()
     code = main([str(arg) for arg in args])
     captured = capfd.readouterr()
     return code, [json.loads(line) for line in captured.out.splitlines()], captured.err
