@@ -41,34 +41,12 @@ sys.path.insert(0, str(REPO_ROOT))
 from dataset_conversion.pose_extraction import create_pose_estimator  # noqa: E402
 from recbole_poserec.live.__main__ import main as live_main  # noqa: E402
 from recbole_poserec.recommend import native_stderr_silenced  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling script's video maker
+from recommend_latency import astronaut_video  # noqa: E402
 
 DEFAULT_RELEASE = REPO_ROOT / ".." / "shared" / "reference-release"
 TARGET_FPS = 25.0
 TARGET_LATENCY_MS = 100.0
-
-
-def astronaut_video(path: Path, n_frames: int, fps: float) -> list[np.ndarray]:
-    """Write an MJPG video of a real photograph moving slowly; return its RGB frames as decoded back."""
-    import cv2
-    from skimage import data
-
-    person = data.astronaut()
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (640, 576))
-    for t in range(n_frames):
-        canvas = np.full((576, 640, 3), 235, np.uint8)
-        dx, dy = 20 + (t % 30) * 3, 32 + (t % 4)
-        canvas[dy:dy + 512, dx:dx + 512] = person
-        writer.write(cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
-    writer.release()
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    capture.release()
-    return frames
 
 
 def mediapipe_alone_fps(frames: list[np.ndarray]) -> float:

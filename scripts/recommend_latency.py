@@ -44,13 +44,13 @@ from recbole_poserec.recommend import load_video, native_stderr_silenced, recomm
 DEFAULT_RELEASE = REPO_ROOT / ".." / "shared" / "reference-release"
 
 
-def astronaut_video(path: Path, n_frames: int) -> list[np.ndarray]:
+def astronaut_video(path: Path, n_frames: int, fps: float = 25) -> list[np.ndarray]:
     """Write an MJPG video of a real photograph moving slowly; return its RGB frames as decoded back."""
     import cv2
     from skimage import data
 
     person = data.astronaut()
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (640, 576))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (640, 576))
     for t in range(n_frames):
         canvas = np.full((576, 640, 3), 235, np.uint8)
         dx, dy = 20 + (t % 30) * 3, 32 + (t % 4)
