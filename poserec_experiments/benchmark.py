@@ -29,7 +29,7 @@ Outputs (under ``--out``, default ``results/``):
 ``table1.csv``        ``level,protocol,model,metric,mean,std,seeds`` (long format; std = sample std, ddof 1; 0
                       for one seed; ``protocol`` ``window`` or ``video``)
 ``ceilings.csv``      ``level,protocol,ceiling,metric,value``: the oracles of :mod:`poserec_experiments.ceilings`
-``significance.csv``  PoseRec vs every other model (:mod:`poserec_experiments.significance`)
+``significance.csv``  PoseRec (tuned), else PoseRec, vs every other model (:mod:`poserec_experiments.significance`)
 ``timings.csv``       ``level,model,device,train_seconds_mean,test_seconds_mean,seeds``
 ``table1.md``         the paper's layout per protocol (mean ± std, best per column bold; the ceilings below a
                       rule, never bold), the p-values, a provenance / budget header
@@ -375,7 +375,7 @@ def video_aggregation_text(results) -> str:
 
 
 def readme_section(tables: dict[str, str], notes: list[str], significance: str, provenance: list[str],
-                   command: str, budget: str) -> str:
+                   command: str, budget: str, reference: str = REFERENCE_MODEL) -> str:
     """The README's results section: this repository's tables (both protocols, the ceilings below a rule)
     and the p-values, beside the paper's table (labelled as such)."""
     body = ["### Table 1 on the default data (written by the benchmark)", "", *provenance, "",
@@ -384,7 +384,7 @@ def readme_section(tables: dict[str, str], notes: list[str], significance: str, 
     for protocol, table in tables.items():
         body += [f"**{PROTOCOL_LABELS[protocol].capitalize()}** ({PROTOCOL_TEXT[protocol]}):", "", table]
     body += ["The rows below the rule are ceilings, not models:", "", *notes, "",
-             "**PoseRec vs every other model** (test NDCG@10, Wilcoxon signed-rank over test units, Holm-corrected; "
+             f"**{reference} vs every other model** (test NDCG@10, Wilcoxon signed-rank over test units, Holm-corrected; "
              "method in [results/table1.md](results/table1.md)):", "", significance]
     return "\n".join(body + [
         "### The paper's Table 1 (real Pose-OBE; the authors' figures, not reproduced here)",
@@ -476,7 +476,7 @@ def write_outputs(out: Path, specs, summary, args, data_path: Path, command: str
         outputs.append(timing_bars(out / "timings.png", timings, "variant", groups))
     if rows and writes_repository_results(out):
         replace_section("results", readme_section(tables, notes, significance, provenance, command,
-                                                  budget_name(args)))
+                                                  budget_name(args), reference))
         outputs.append(README)
     return outputs
 
