@@ -1,15 +1,16 @@
 """Choose PoseRec's tuned profile on the validation split: a documented two-stage search.
 
 ``python -m poserec_experiments.tune [--model PoseRec] [--jobs N] [--seeds N] [--window-step 20]
-[--data-path dataset/] [--out results/tuning/] [--profile FILE] [--dry-run] [--report-only]``
+[--data-path dataset/] [--out results/tuning/] [--profile FILE] [--check] [--dry-run] [--report-only]``
 
 Every run is the model as its YAML configures it (``properties/model/<model>.yaml``; for PoseRec the paper's
 settings) with one candidate's overrides, on the instance-level dataset with a window every ``--window-step``
 frames, and **evaluated on the validation split only** (``eval_protocols: []``: no test figure is computed during
-the search). PoseRec trains with the ablation budget (``budgets/ablations.yaml``: its learning rate, epochs and
-early stopping) and searches :data:`CANDIDATES`; any other model trains with its benchmark budget
-(``budgets/benchmark.yaml``) and searches the pose normalisations only (:data:`POSE_CANDIDATES`): whatever
-preprocessing of the pose PoseRec is offered, every model that reads a pose feature is offered too. The search:
+the search). PoseRec trains with the search budget (``budgets/tuning.yaml``: its learning rate, at most 40 epochs and
+early stopping; the log gives each run's epochs, so a run that did not stop early shows) and searches
+:data:`CANDIDATES`; any other model trains with its benchmark budget (``budgets/benchmark.yaml``) and searches
+the pose normalisations only (:data:`POSE_CANDIDATES`): whatever preprocessing of the pose PoseRec is offered,
+every model that reads a pose feature is offered too. The search:
 
 1. *One change at a time*: each entry of :data:`CANDIDATES` alone over the paper's settings (and the paper's
    settings themselves).
@@ -26,6 +27,11 @@ NDCG@10; the search log) and ``runs/tune-<model>/`` (the stored runs, resumable)
 written to ``--profile`` (default ``properties/model/<model>-tuned.yaml``), which the benchmark's
 ``<model>-tuned`` row layers over the model's YAML. Test figures of a chosen profile are computed once, by the
 benchmark.
+
+``--check``: no search; the model as configured and with the profile already in ``--profile``, on the data
+given (``--data-path`` / ``--ins-dataset``: other synthetic seeds, say), same budget, validation only, written
+to ``<model>-check-<dataset>.csv`` / ``.md`` (runs under ``runs/tune-<model>-check-<dataset>/``). It tells
+whether a profile chosen on one dataset also helps on another; it changes no profile.
 
 Bad input and interruptions: as for ``python -m poserec_experiments.ablate``.
 """
@@ -46,7 +52,8 @@ from pathlib import Path
 import yaml
 
 from dataset_conversion.entrypoint import ArgumentParser, positive_int, run_main
-from poserec_experiments.ablate import BUDGET, DatasetResolver, model_defaults
+from dataset_conversion.errors import DataError
+from poserec_experiments.ablate import DatasetResolver, model_defaults
 from poserec_experiments.aggregate import aggregate_runs, write_csv
 from poserec_experiments.arguments import (
     add_common_arguments,
@@ -78,8 +85,10 @@ STUDY = "tune"
 LEVEL = "ins"
 METRIC = "ndcg@10"
 BASE = "as configured"  # the base variant: the model as its YAML configures it (PoseRec: the paper's settings)
+TUNED = "tuned profile"  # the profile under check (--check)
 CSV_HEADER = ["stage", "variant", "overrides", "seeds", "valid_ndcg@10", "valid_ndcg@10_std", "valid_recall@10",
-              "chosen"]
+              "epochs", "chosen"]
+BUDGET = read_budget("tuning")
 
 
 @dataclass(frozen=True)
@@ -92,7 +101,8 @@ class Candidate:
 
 
 # The changes searched (issue 16): the authors' code's variants and the improvements beyond the paper, each a
-# PoseRec.yaml key (or the plug-in's pose_normalisation, which every model reading poses is offered).
+# PoseRec.yaml key (or the plug-in's pose_normalisation, which every model reading poses is offered); the
+# learning rate is the budget's, which the benchmark's tuned row keeps too.
 CANDIDATES = (
     Candidate("authors triplet", "triplet", {"triplet_hinge": False, "triplet_margin": 2.0}),
     Candidate("no L_triple", "triplet", {"triplet_weight": 0.0}),
@@ -103,6 +113,9 @@ CANDIDATES = (
     Candidate("bce s5 learned", "label", {"score_scale": 5.0, "learn_score_scale": True}),
     Candidate("known negatives", "negatives", {"known_negatives": True, "train_nonpositive_as_negatives": True}),
     Candidate("augment", "augmentation", {"augment_rotation": 15.0, "augment_scale": 0.1, "augment_time_shift": 1}),
+    Candidate("weight decay 1e-3", "regularisation", {"weight_decay": 0.001}),
+    Candidate("dropout 0.3", "regularisation", {"dropout": 0.3}),
+    Candidate("32 windows a batch", "batch", {"train_windows_per_batch": 32}),
 )
 POSE_CANDIDATES = tuple(c for c in CANDIDATES if c.group == "normalisation")
 
@@ -125,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where the chosen overrides are written (default properties/model/<model>-tuned.yaml)")
     parser.add_argument("--raw-dir", default=None, help="raw data of the sparser-step dataset (as for ablate)")
     parser.add_argument("--window-step", type=positive_int, default=BUDGET["window_step"],
-                        help=f"a window every N frames (default {BUDGET['window_step']}, as the ablations)")
+                        help=f"a window every N frames (default {BUDGET['window_step']}, budgets/tuning.yaml)")
+    parser.add_argument("--check", action="store_true",
+                        help="no search: the model as configured and with the profile --profile on the data given")
     add_common_arguments(parser)
     return parser
 
@@ -139,6 +154,11 @@ def training_config(args) -> dict:
     return budget | parse_overrides(args.overrides) | {"eval_protocols": []}
 
 
+def study_name(args, dataset: str) -> str:
+    """``tune-<model>`` for the search, ``tune-<model>-check-<dataset>`` for a check (its runs and store)."""
+    return f"{STUDY}-{args.model}-check-{dataset}" if getattr(args, "check", False) else f"{STUDY}-{args.model}"
+
+
 def specs_for(variants: list[tuple[str, str, dict]], args, dataset: str) -> list[RunSpec]:
     """One spec per (variant, seed); ``variants`` are ``(stage, name, overrides)``."""
     base = training_config(args)
@@ -146,7 +166,7 @@ def specs_for(variants: list[tuple[str, str, dict]], args, dataset: str) -> list
     specs = []
     for stage, name, overrides in variants:
         for seed in seed_list(args.seeds, args.first_seed):
-            spec = RunSpec(study=f"{STUDY}-{args.model}", level=LEVEL, variant=name, model=args.model,
+            spec = RunSpec(study=study_name(args, dataset), level=LEVEL, variant=name, model=args.model,
                            dataset=dataset, seed=seed,
                            data_path=str(args.data_path), config=base | overrides,
                            config_files=dataset_config_files(dataset, LEVEL),
@@ -171,6 +191,18 @@ def validation_scores(specs, summary) -> dict[str, tuple[float, float, float, in
             recall = of.get("recall@10", {}).get("mean", float("nan"))
             scores[variant] = (of[METRIC]["mean"], of[METRIC]["std"], recall, of[METRIC]["seeds"])
     return scores
+
+
+def epochs_trained(specs, summary, budget: dict) -> dict[str, str]:
+    """Per variant: the epochs each seed's run trained, ``max`` marking a run that did not stop early."""
+    epochs: dict[str, list[str]] = {}
+    for spec in specs:
+        result = summary.results.get(spec.key)
+        trained = ((result or {}).get("timing") or {}).get("train_epochs")
+        if trained is not None:
+            mark = " (max)" if trained >= budget.get("epochs", math.inf) else ""
+            epochs.setdefault(spec.variant, []).append(f"{trained}{mark}")
+    return {variant: ", ".join(values) for variant, values in epochs.items()}
 
 
 def stage_two(scores, model: str) -> list[tuple[str, str, dict]]:
@@ -208,36 +240,53 @@ def write_profile(path: Path, model: str, name: str, overrides: dict, score: flo
 
 def write_outputs(args, specs, summary, variants, data_path: Path, dataset: str, command: str) -> list[Path]:
     scores = validation_scores(specs, summary)
+    budget = training_config(args)
+    epochs = epochs_trained(specs, summary, budget)
     ranked = sorted((v for v in variants if v[1] in scores), key=lambda v: -scores[v[1]][0])
-    chosen = ranked[0] if ranked else None
+    chosen = ranked[0] if ranked and not args.check else None
     rows = [{"stage": stage, "variant": name, "overrides": yaml.safe_dump(cfg, default_flow_style=True,
                                                                            width=math.inf).strip(),
              "seeds": scores[name][3], "valid_ndcg@10": scores[name][0], "valid_ndcg@10_std": scores[name][1],
-             "valid_recall@10": scores[name][2], "chosen": chosen is not None and name == chosen[1]}
+             "valid_recall@10": scores[name][2], "epochs": epochs.get(name, ""),
+             "chosen": chosen is not None and name == chosen[1]}
             for stage, name, cfg in ranked]
     out = Path(args.out)
-    outputs = [write_csv(out / f"{args.model}-search.csv", CSV_HEADER, rows)]
-    budget = training_config(args)
-    table = ["| stage | variant | overrides | valid NDCG@10 | valid Recall@10 |", "| --- | --- | --- | ---: | ---: |"]
+    stem = f"{args.model}-check-{dataset}" if args.check else f"{args.model}-search"
+    outputs = [write_csv(out / f"{stem}.csv", CSV_HEADER, rows)]
+    table = ["| stage | variant | overrides | valid NDCG@10 | valid Recall@10 | epochs trained |",
+             "| --- | --- | --- | ---: | ---: | ---: |"]
     for row in rows:
         mark = "**" if row["chosen"] else ""
         spread = f" ± {format_number(row['valid_ndcg@10_std'], 4)}" if row["seeds"] > 1 else ""
         table.append(f"| {row['stage']} | {mark}{row['variant']}{mark} | `{row['overrides']}` | "
-                     f"{mark}{format_number(row['valid_ndcg@10'], 4)}{spread}{mark} | {format_number(row['valid_recall@10'], 4)} |")
+                     f"{mark}{format_number(row['valid_ndcg@10'], 4)}{spread}{mark} | "
+                     f"{format_number(row['valid_recall@10'], 4)} | {row['epochs']} |")
+    seeds = ", ".join(map(str, seed_list(args.seeds, args.first_seed)))
+    settings = {k: v for k, v in budget.items() if k != "eval_protocols"}
+    if args.check:
+        title = f"# {args.model}'s tuned profile checked on `{dataset}` (validation split)"
+        how = ("**Check** (`poserec_experiments/tune.py --check`): the model as configured and with the profile "
+               f"`{portable_path(Path(args.profile).resolve())}` (chosen by the search on other data), nothing "
+               "else searched, nothing chosen.")
+    else:
+        title = f"# {args.model}'s tuned profile: the search on the validation split"
+        how = ("**Search** (`poserec_experiments/tune.py`): stage 1 changes one thing at a time; stage 2 combines "
+               "the best change of every group that beat the model as configured in stage 1 (the winners), leaves "
+               "each out in turn when there are more than two, and adds each other group's best to the winners "
+               "in turn.")
     text = [
-        f"# {args.model}'s tuned profile: the search on the validation split",
+        title,
         "",
         f"Regenerate: `{command}`",
         "",
         "**Data.**", *provenance_lines(read_meta(data_path, dataset), dataset), "",
         f"**Runs.** {args.model} (`properties/model/{args.model}.yaml`) with each variant's overrides; "
-        f"instance level, a window every {args.window_step} frames; settings over the YAML "
-        f"`{ {k: v for k, v in budget.items() if k != 'eval_protocols'} }`; RecBole seed {', '.join(map(str, seed_list(args.seeds, args.first_seed)))}. Selection metric: the best "
-        "validation NDCG@10 of each run (its best epoch). **No test figure was computed** (`eval_protocols: []`).",
+        f"instance level, a window every {args.window_step} frames; settings over the YAML `{settings}`; "
+        f"RecBole seed {seeds}. Selection metric: the best validation NDCG@10 of each run (its best epoch); "
+        "*epochs trained* per seed, `(max)` where a run reached the maximum instead of stopping early. "
+        "**No test figure was computed** (`eval_protocols: []`).",
         "",
-        "**Search** (`poserec_experiments/tune.py`): stage 1 changes one thing at a time; stage 2 combines the "
-        "best change of every group that beat the model as configured in stage 1 (the winners), leaves each out "
-        "in turn when there are more than two, and adds each other group's best to the winners in turn.",
+        how,
         "",
         f"**Compute.** Sum of the runs' wall times: {format_duration(summary.compute_seconds)} ({len(specs)} runs).",
         "",
@@ -250,7 +299,7 @@ def write_outputs(args, specs, summary, variants, data_path: Path, dataset: str,
                                      command))
     if summary.not_done:
         text += ["", "**Runs not done** (failed or running elsewhere; left out above): " + ", ".join(summary.not_done)]
-    outputs.append(write_markdown(out / f"{args.model}-search.md", "\n".join(text) + "\n"))
+    outputs.append(write_markdown(out / f"{stem}.md", "\n".join(text) + "\n"))
     if writes_repository_results(out):
         replace_section("tuning", readme_section(out))
         outputs.append(README)
@@ -271,8 +320,31 @@ def readme_section(out: Path) -> str:
             continue
         lines.append(f"| {path.name[:-len('-search.csv')]} | {float(base['valid_ndcg@10']):.4f} | {chosen['variant']} | "
                      f"`{chosen['overrides']}` | {float(chosen['valid_ndcg@10']):.4f} | {len(rows)} |")
+    checks = ["", "Each profile checked on other data (`python -m poserec_experiments.tune --check`, same budget):", "",
+              "| model | data | as configured, valid NDCG@10 | tuned profile, valid NDCG@10 |", "| --- | --- | ---: | ---: |"]
+    for path in sorted(out.glob("*-check-*.csv")):
+        with open(path, newline="", encoding="utf-8") as handle:
+            scores = {r["variant"]: float(r["valid_ndcg@10"]) for r in csv.DictReader(handle)}
+        if BASE in scores and TUNED in scores:
+            model, dataset = path.stem.split("-check-", 1)
+            checks.append(f"| {model} | `{dataset}` | {scores[BASE]:.4f} | {scores[TUNED]:.4f} |")
     return "\n".join(["Written by `python -m poserec_experiments.tune [--model M]` (validation figures only; the test "
-                      "figures of the chosen profiles are Table 1's `(tuned)` rows):", "", *lines, ""])
+                      "figures of the chosen profiles are Table 1's `(tuned)` rows):", "", *lines,
+                      *(checks if len(checks) > 5 else []), ""])
+
+
+def check_variants(args) -> list[tuple[str, str, dict]]:
+    """``--check``: the model as configured and with the overrides already written to ``--profile``."""
+    path = Path(args.profile)
+    try:
+        overrides = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise DataError(path, f"cannot be read ({error.strerror}); --check needs a profile the search wrote") from None
+    except yaml.YAMLError:
+        raise DataError(path, "is not valid YAML") from None
+    if not isinstance(overrides, dict):
+        raise DataError(path, "is not a YAML mapping of overrides")
+    return [("check", BASE, {}), ("check", TUNED, overrides)]
 
 
 def main(argv=None) -> int:
@@ -287,8 +359,8 @@ def main(argv=None) -> int:
     data_path = Path(args.data_path).resolve()
     resolver = DatasetResolver(args, data_path)
     dataset = resolver.base(LEVEL)
-    store = ResultStore(Path(args.out) / "runs" / f"{STUDY}-{args.model}")
-    first = stage_one(args.model)
+    store = ResultStore(Path(args.out) / "runs" / study_name(args, dataset))
+    first = check_variants(args) if args.check else stage_one(args.model)
     specs = specs_for(first, args, dataset)
     if args.dry_run:
         print_dry_run(specs)
@@ -303,7 +375,7 @@ def main(argv=None) -> int:
         resolver.ensure_base(LEVEL)
         summary = run_all(specs, store, args.work_dir, timeout=args.timeout, keep_checkpoints=False,
                           progress=not args.no_progress, jobs=args.jobs, device=args.device)
-    second = stage_two(validation_scores(specs, summary), args.model)
+    second = [] if args.check else stage_two(validation_scores(specs, summary), args.model)
     more = specs_for(second, args, dataset)
     if more and not args.report_only:
         check_store(more, store)

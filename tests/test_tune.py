@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 
 import pytest
 import yaml
@@ -81,7 +82,7 @@ def test_readme_section_lists_each_search_poserec_first(tmp_path):
 
     def log(model, rows):
         write_csv(tmp_path / f"{model}-search.csv", tune.CSV_HEADER,
-                  [dict(zip(tune.CSV_HEADER, ["1", name, overrides, 1, value, 0.0, value, chosen]))
+                  [dict(zip(tune.CSV_HEADER, ["1", name, overrides, 1, value, 0.0, value, "6", chosen]))
                    for name, overrides, value, chosen in rows])
 
     log("FM", [(tune.BASE, "{}", 0.05, False), ("hip_torso", "{pose_normalisation: hip_torso}", 0.06, True)])
@@ -89,3 +90,61 @@ def test_readme_section_lists_each_search_poserec_first(tmp_path):
     lines = [line for line in tune.readme_section(tmp_path).splitlines() if line.startswith("| ") and "---" not in line]
     assert lines[1] == "| PoseRec | 0.0350 | no L_triple | `{triplet_weight: 0.0}` | 0.1300 | 2 |"
     assert lines[2] == "| FM | 0.0500 | hip_torso | `{pose_normalisation: hip_torso}` | 0.0600 | 2 |"
+
+
+def test_readme_section_adds_the_checks_on_other_data(tmp_path):
+    from poserec_experiments.aggregate import write_csv
+
+    write_csv(tmp_path / "PoseRec-check-pose-obe-s1.csv", tune.CSV_HEADER,
+              [dict(zip(tune.CSV_HEADER, ["check", name, "{}", 1, value, 0.0, value, "9", False]))
+               for name, value in ((tune.TUNED, 0.2), (tune.BASE, 0.1))])
+    section = tune.readme_section(tmp_path)
+    assert "| PoseRec | `pose-obe-s1` | 0.1000 | 0.2000 |" in section
+    assert "checked on other data" not in tune.readme_section(tmp_path / "empty")
+
+
+def test_search_budget_reaches_early_stopping_and_the_log_says_which_runs_did_not():
+    budget = tune.BUDGET["train"]
+    assert budget["epochs"] > 4 * budget["stopping_step"] and budget["eval_step"] == 1
+    args = argparse.Namespace(model="PoseRec", epochs=None, stopping_step=None, eval_step=None, overrides=[],
+                              seeds=2, first_seed=2022, data_path="dataset/", window_step=20)
+    assert tune.training_config(args) == budget | {"eval_protocols": []}
+    specs = tune.specs_for([("1", tune.BASE, {}), ("1", "no L_triple", {"triplet_weight": 0.0})], args, "d")
+    trained = dict(zip((s.key for s in specs), (7, budget["epochs"], 9)))
+    summary = argparse.Namespace(results={key: {"timing": {"train_epochs": n}} for key, n in trained.items()})
+    assert tune.epochs_trained(specs, summary, budget) == {tune.BASE: f"7, {budget['epochs']} (max)",
+                                                           "no L_triple": "9"}
+
+
+def test_check_needs_a_readable_profile_mapping(tmp_path):
+    from dataset_conversion.errors import DataError
+
+    args = argparse.Namespace(profile=str(tmp_path / "missing.yaml"))
+    with pytest.raises(DataError, match="missing.yaml"):
+        tune.check_variants(args)
+    (tmp_path / "list.yaml").write_text("- 1\n")
+    with pytest.raises(DataError, match="mapping"):
+        tune.check_variants(argparse.Namespace(profile=str(tmp_path / "list.yaml")))
+    (tmp_path / "p.yaml").write_text("triplet_weight: 0.0\n")
+    assert tune.check_variants(argparse.Namespace(profile=str(tmp_path / "p.yaml"))) == [
+        ("check", tune.BASE, {}), ("check", tune.TUNED, {"triplet_weight": 0.0})]
+
+
+def test_check_trains_both_variants_on_the_data_given_and_chooses_nothing(small_dataset_dir, tmp_path):
+    profile = tmp_path / "PoseKNN-tuned.yaml"
+    profile.write_text("pose_normalisation: hip_torso\n")
+    before = profile.read_text()
+    out = tmp_path / "out"
+    argv = ["--model", "PoseKNN", "--check", "--profile", str(profile), "--window-step", "5", "--no-progress",
+            "--data-path", str(small_dataset_dir.data_path), "--ins-dataset", small_dataset_dir.name,
+            "--out", str(out), "--work-dir", str(tmp_path / "work")]
+    assert tune.main(argv) == 0
+    stem = f"PoseKNN-check-{small_dataset_dir.name}"
+    with open(out / f"{stem}.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["variant"] for r in rows} == {tune.BASE, tune.TUNED} and not any(r["chosen"] == "True" for r in rows)
+    assert {r["variant"]: r["overrides"] for r in rows}[tune.TUNED] == "{pose_normalisation: hip_torso}"
+    assert "checked on" in (out / f"{stem}.md").read_text() and not (out / "PoseKNN-search.csv").exists()
+    assert profile.read_text() == before
+    assert sorted(p.name for p in (out / "runs" / f"tune-{stem}").glob("*.json")) == [
+        "ins-as_configured-seed2022.json", "ins-tuned_profile-seed2022.json"]

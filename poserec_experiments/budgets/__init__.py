@@ -7,6 +7,8 @@
                     ``--device cuda``): every model validated every epoch, early stopping
 ``ablations.yaml``  every variant of every study (``python -m poserec_experiments.ablate``): the RecBole
                     settings ``train`` and the ``window_step`` of the base and derived datasets
+``tuning.yaml``     every PoseRec run of the validation search (``python -m poserec_experiments.tune``), in
+                    the same shape as ``ablations.yaml``; long enough for the runs to stop early
 
 The budget options of both commands (``--epochs``, ``--stopping-step``, ``--eval-step``, ...) override them.
 """
@@ -23,8 +25,8 @@ BUDGETS_DIR = Path(__file__).resolve().parent
 
 
 def read_budget(name: str) -> dict:
-    """The mapping in ``<name>.yaml`` (``benchmark``, ``benchmark-converged`` or ``ablations``); DataError naming
-    the file otherwise."""
+    """The mapping in ``<name>.yaml`` (``benchmark``, ``benchmark-converged``, ``ablations`` or ``tuning``);
+    DataError naming the file otherwise."""
     path = BUDGETS_DIR / f"{name}.yaml"
     with open(path, encoding="utf-8") as handle:
         budget = yaml.safe_load(handle)
