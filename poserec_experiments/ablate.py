@@ -59,7 +59,7 @@ from dataset_conversion.entrypoint import ArgumentParser, int_at_least, positive
 from dataset_conversion.errors import DataError
 from dataset_conversion.layout import DEFAULT_STEP, DEFAULT_WINDOW
 from recbole_poserec.config import PROPERTIES_DIR
-from poserec_experiments.aggregate import aggregate_runs, aggregate_timings, write_csv
+from poserec_experiments.aggregate import aggregate_runs, aggregate_timings, runs_at_max_epochs, write_csv
 from poserec_experiments.arguments import (
     LEVEL_LABELS,
     MAX_SEED,
@@ -369,6 +369,8 @@ def write_outputs(study: Study, out: Path, specs, summary, args, data_path: Path
         f"**Compute.** Sum of the runs' wall times: {format_duration(summary.compute_seconds)} ({len(results)} runs; "
         f"this invocation {format_duration(summary.elapsed_seconds)}).",
         "",
+        f"**Early stopping.** {early_stopping_text(results, budget)}",
+        "",
         *[f"Note: {note}" + "\n" for note in study.notes],
         f"> Paper's reported direction: {study.direction}",
         "",
@@ -405,6 +407,15 @@ def write_outputs(study: Study, out: Path, specs, summary, args, data_path: Path
     return outputs
 
 
+def early_stopping_text(results, budget: dict) -> str:
+    """How many runs stopped early, and which reached the budget's maximum epochs instead."""
+    recorded = [r for r in results if (r.get("timing") or {}).get("train_epochs") is not None]
+    at_max = runs_at_max_epochs(recorded, budget["epochs"])
+    text = (f"{len(recorded) - len(at_max)} of {len(recorded)} runs stopped early, after {budget['stopping_step']} "
+            "validations without a better validation NDCG@10")
+    return text + (f"; at the maximum of {budget['epochs']} epochs: {', '.join(at_max)}" if at_max else "")
+
+
 def readme_section(study: Study, rows, timings, groups, variants, findings, budget, args, command,
                    summary) -> str:
     """The study's part of the README's "Ablations" section: NDCG@10 / Recall@10 table and the verdicts."""
@@ -418,8 +429,9 @@ def readme_section(study: Study, rows, timings, groups, variants, findings, budg
         f"> Paper: {study.direction}",
         "",
         f"Here: test metrics on `{'`, `'.join(dict.fromkeys(r['level'] for r in rows)) or '-'}` level data with a "
-        f"window every {args.window_step} frames, {budget['epochs']} epochs at learning rate "
-        f"{learning_rate(budget, args)}, {seeds}; compute {format_duration(summary.compute_seconds)}. "
+        f"window every {args.window_step} frames, at most {budget['epochs']} epochs at learning rate "
+        f"{learning_rate(budget, args)} ({early_stopping_text(summary.results.values(), budget)}), {seeds}; "
+        f"compute {format_duration(summary.compute_seconds)}. "
         f"Full table, data and budget: [`results/ablations/{study.name}.md`](results/ablations/{study.name}.md); "
         f"regenerate: `{command}`.",
         "",

@@ -85,6 +85,12 @@ TIMING_FIELDS = {
 }
 
 
+def runs_at_max_epochs(results, max_epochs: int) -> list[str]:
+    """Keys of the stored runs that trained ``max_epochs`` epochs (``timing.train_epochs``), i.e. reached the
+    budget's maximum instead of stopping early; a run without that record is not counted."""
+    return [r["key"] for r in results if ((r.get("timing") or {}).get("train_epochs") or 0) >= max_epochs]
+
+
 def aggregate_timings(results, group_keys=("level", "variant")) -> list[dict]:
     """Per group: ``<name>_mean`` and ``<name>_std`` of each of :data:`TIMING_FIELDS`, and ``seeds``.
 

@@ -276,7 +276,7 @@ def test_ablation_report_from_stored_runs(small_dataset_dir, tmp_path, monkeypat
     store = ResultStore(out / "runs" / "prototypes")
     for k, s in enumerate(specs):
         store.save(s, fake_result(s, {"recall@5": 0.1 * (k + 1), "ndcg@5": 0.05 * (k + 1), "ndcg@10": 0.2},
-                                  step=0.1 * (k + 1)))
+                                  step=0.1 * (k + 1), epochs=ablate.BUDGET["train"]["epochs"] if k == 0 else 3))
     assert ablate.main(argv) == 0
     lines = (out / "prototypes.csv").read_text().splitlines()
     assert lines[0] == ("study,level,variant,metric,mean,std,seeds,train_seconds_mean,test_seconds_mean,"
@@ -285,9 +285,13 @@ def test_ablation_report_from_stored_runs(small_dataset_dir, tmp_path, monkeypat
     md = (out / "prototypes.md").read_text()
     assert "> Paper's reported direction:" in md and "Fig. 3" in md and "**SYNTHETIC**" in md
     assert "**0.3500 ± 0.0707**" in md  # K=2 (runs 3 and 4: 0.3, 0.4) is the best R@5
+    assert (f"**Early stopping.** 3 of 4 runs stopped early, after {ablate.BUDGET['train']['stopping_step']} "
+            f"validations without a better validation NDCG@10; at the maximum of {ablate.BUDGET['train']['epochs']} "
+            f"epochs: {specs[0].key}") in md
     assert (out / "prototypes.png").read_bytes()[:8] == PNG_MAGIC
     section = readme.read_text()
     assert "old" not in section and "#### `prototypes`" in section and "> Paper:" in section
+    assert "3 of 4 runs stopped early" in section
     assert "| variant | Ins Rec N@10 |" in section and "| K=2 w L_pro | **0.2000 ± 0.0000** |" in section and "regenerate: `python -m poserec_experiments.ablate" in section
 
 
