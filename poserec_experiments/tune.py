@@ -320,17 +320,19 @@ def readme_section(out: Path) -> str:
             continue
         lines.append(f"| {path.name[:-len('-search.csv')]} | {float(base['valid_ndcg@10']):.4f} | {chosen['variant']} | "
                      f"`{chosen['overrides']}` | {float(chosen['valid_ndcg@10']):.4f} | {len(rows)} |")
-    checks = ["", "Each profile checked on other data (`python -m poserec_experiments.tune --check`, same budget):", "",
-              "| model | data | as configured, valid NDCG@10 | tuned profile, valid NDCG@10 |", "| --- | --- | ---: | ---: |"]
+    checks = []
     for path in sorted(out.glob("*-check-*.csv")):
         with open(path, newline="", encoding="utf-8") as handle:
             scores = {r["variant"]: float(r["valid_ndcg@10"]) for r in csv.DictReader(handle)}
         if BASE in scores and TUNED in scores:
             model, dataset = path.stem.split("-check-", 1)
             checks.append(f"| {model} | `{dataset}` | {scores[BASE]:.4f} | {scores[TUNED]:.4f} |")
+    if checks:
+        checks = ["", "Each profile checked on other data (`python -m poserec_experiments.tune --check`, same budget):",
+                  "", "| model | data | as configured, valid NDCG@10 | tuned profile, valid NDCG@10 |",
+                  "| --- | --- | ---: | ---: |", *checks]
     return "\n".join(["Written by `python -m poserec_experiments.tune [--model M]` (validation figures only; the test "
-                      "figures of the chosen profiles are Table 1's `(tuned)` rows):", "", *lines,
-                      *(checks if len(checks) > 5 else []), ""])
+                      "figures of the chosen profiles are Table 1's `(tuned)` rows):", "", *lines, *checks, ""])
 
 
 def check_variants(args) -> list[tuple[str, str, dict]]:
