@@ -18,7 +18,7 @@ RESULTS = Path(__file__).resolve().parents[1] / "results"
 STORED_SEEDS = {name: ["--seeds", "3"] if name in ("pose2d", "items") else ["--seeds", "1", "--base-seeds", "3"]
                 for name in STUDIES}
 # Studies re-run at the validation search's budget (budgets/tuning.yaml), which reaches early stopping.
-for name in ("triplet", "pose2d"):
+for name in ("triplet", "pose2d", "prototypes"):
     STORED_SEEDS[name] += ["--epochs", "40", "--stopping-step", "5"]
 
 
