@@ -59,7 +59,7 @@ from dataset_conversion.entrypoint import ArgumentParser, int_at_least, positive
 from dataset_conversion.errors import DataError
 from dataset_conversion.layout import DEFAULT_STEP, DEFAULT_WINDOW
 from recbole_poserec.config import PROPERTIES_DIR
-from poserec_experiments.aggregate import aggregate_runs, aggregate_timings, runs_at_max_epochs, write_csv
+from poserec_experiments.aggregate import aggregate_runs, aggregate_timings, trained_epochs, write_csv
 from poserec_experiments.arguments import (
     LEVEL_LABELS,
     MAX_SEED,
@@ -409,8 +409,8 @@ def write_outputs(study: Study, out: Path, specs, summary, args, data_path: Path
 
 def early_stopping_text(results, budget: dict) -> str:
     """How many runs stopped early, and which reached the budget's maximum epochs instead."""
-    recorded = [r for r in results if (r.get("timing") or {}).get("train_epochs") is not None]
-    at_max = runs_at_max_epochs(recorded, budget["epochs"])
+    recorded = [r for r in results if trained_epochs(r) is not None]
+    at_max = [r["key"] for r in recorded if trained_epochs(r) >= budget["epochs"]]
     text = (f"{len(recorded) - len(at_max)} of {len(recorded)} runs stopped early, after {budget['stopping_step']} "
             "validations without a better validation NDCG@10")
     return text + (f"; at the maximum of {budget['epochs']} epochs: {', '.join(at_max)}" if at_max else "")

@@ -85,10 +85,9 @@ TIMING_FIELDS = {
 }
 
 
-def runs_at_max_epochs(results, max_epochs: int) -> list[str]:
-    """Keys of the stored runs that trained ``max_epochs`` epochs (``timing.train_epochs``), i.e. reached the
-    budget's maximum instead of stopping early; a run without that record is not counted."""
-    return [r["key"] for r in results if ((r.get("timing") or {}).get("train_epochs") or 0) >= max_epochs]
+def trained_epochs(result: dict) -> int | None:
+    """The epochs a stored run trained (``timing.train_epochs``); None when the run did not record it."""
+    return (result.get("timing") or {}).get("train_epochs")
 
 
 def aggregate_timings(results, group_keys=("level", "variant")) -> list[dict]:

@@ -54,7 +54,7 @@ import yaml
 from dataset_conversion.entrypoint import ArgumentParser, positive_int, run_main
 from dataset_conversion.errors import DataError
 from poserec_experiments.ablate import DatasetResolver, model_defaults
-from poserec_experiments.aggregate import aggregate_runs, runs_at_max_epochs, write_csv
+from poserec_experiments.aggregate import aggregate_runs, trained_epochs, write_csv
 from poserec_experiments.arguments import (
     add_common_arguments,
     check_common_arguments,
@@ -197,10 +197,9 @@ def epochs_trained(specs, summary, budget: dict) -> dict[str, str]:
     """Per variant: the epochs each seed's run trained, ``(max)`` marking a run that did not stop early."""
     epochs: dict[str, list[str]] = {}
     for spec in specs:
-        result = summary.results.get(spec.key)
-        trained = ((result or {}).get("timing") or {}).get("train_epochs")
+        trained = trained_epochs(summary.results.get(spec.key) or {})
         if trained is not None:
-            at_max = bool(runs_at_max_epochs([result | {"key": spec.key}], budget.get("epochs", math.inf)))
+            at_max = trained >= budget.get("epochs", math.inf)
             epochs.setdefault(spec.variant, []).append(f"{trained}{' (max)' if at_max else ''}")
     return {variant: ", ".join(values) for variant, values in epochs.items()}
 
