@@ -227,7 +227,8 @@ def build_specs(args, data_path: Path) -> list[RunSpec]:
                 model, profile = tuned_profile(name)
                 trained = model not in FIXED_BUDGET_MODELS
                 tuned = profile_overrides(profile) if profile is not None else {}
-                config = tuned | (dict(per_model.get(model, {})) | budget if trained else {}) | overrides
+                # a profile's setting wins over the budget's (its learning rate, say), as it did in the search
+                config = (dict(per_model.get(model, {})) | budget if trained else {}) | tuned | overrides
                 specs.append(RunSpec(study=study, level=level, variant=row_variant(name), model=model,
                                      dataset=datasets[level],
                                      seed=seed, data_path=str(args.data_path), config=config,

@@ -53,7 +53,16 @@ def test_search_runs_compute_no_test_figure():
     assert len({spec.fingerprint() for spec in specs}) == len(specs)
 
 
-def test_benchmark_tuned_row_layers_the_profile_under_the_budget(tmp_path, monkeypatch):
+def test_a_candidates_learning_rate_wins_over_the_search_budget():
+    args = argparse.Namespace(model="PoseRec", epochs=None, stopping_step=None, eval_step=None, overrides=[],
+                              seeds=1, first_seed=2022, data_path="dataset/", window_step=20)
+    specs = {spec.variant: spec for spec in tune.specs_for(tune.stage_one("PoseRec"), args, "pose-obe-step20")}
+    assert specs[tune.BASE].config["learning_rate"] == tune.BUDGET["train"]["learning_rate"] == 0.001
+    assert specs["lr 3e-4"].config["learning_rate"] == 0.0003
+    assert specs["lr 3e-4"].config["epochs"] == tune.BUDGET["train"]["epochs"]
+
+
+def test_benchmark_tuned_row_layers_the_profile_over_the_budget(tmp_path, monkeypatch):
     profile = tmp_path / "PoseRec-tuned.yaml"
     profile.write_text(yaml.safe_dump({"pose_normalisation": "hip_torso", "learning_rate": 0.5}))
     monkeypatch.setattr(benchmark, "profile_path", lambda model: tmp_path / f"{model}-tuned.yaml")
@@ -62,7 +71,8 @@ def test_benchmark_tuned_row_layers_the_profile_under_the_budget(tmp_path, monke
     plain, tuned = benchmark.build_specs(args, tmp_path)
     assert (plain.variant, tuned.variant) == ("PoseRec", "PoseRec (tuned)")
     assert tuned.model == "PoseRec" and tuned.config["pose_normalisation"] == "hip_torso"
-    assert tuned.config["learning_rate"] == plain.config["learning_rate"] == 0.001  # the budget wins
+    assert plain.config["learning_rate"] == 0.001 and tuned.config["learning_rate"] == 0.5  # the profile wins
+    assert tuned.config["epochs"] == plain.config["epochs"]  # the budget's epochs, which no profile sets
     assert tuned.fingerprint() != plain.fingerprint()
     assert benchmark.default_rows().count("PoseRec-tuned") == 1
     profile.write_text("{}\n")  # a search that kept the model as configured adds no row
