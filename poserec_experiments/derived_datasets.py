@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dataset_conversion.convert import read_synthetic_provenance
 from dataset_conversion.layout import DEFAULT_STEP
 from recbole_poserec.config import PROPERTIES_DIR
 from recbole_poserec.data.default_datasets import (
@@ -79,11 +80,19 @@ def ensure_raw(data_path: str | os.PathLike, raw_dir: str | os.PathLike | None =
     return raw_dir
 
 
+def converted_from(meta: dict, raw_dir: str | os.PathLike) -> bool:
+    """Whether a converted dataset's ``meta`` records the raw data now at ``raw_dir``: its path and, for
+    synthetic data, its ``SYNTHETIC.json`` (generator version, seed...), so data regenerated in place is
+    converted again instead of reused."""
+    return (meta.get("raw_dir") == str(Path(raw_dir).resolve())
+            and meta.get("synthetic_source") == read_synthetic_provenance(Path(raw_dir)))
+
+
 def ensure_window_dataset(data_path, raw_dir, name: str, window: int, step: int, level: str = "instance") -> Path:
     """``<data_path>/<name>``: the raw data converted at ``level`` with ``window`` frames per window every ``step``."""
     meta = read_meta(data_path, name)
     if (dataset_ready(data_path, name) and meta.get("window") == window and meta.get("step") == step
-            and meta.get("raw_dir") == str(Path(raw_dir).resolve())):
+            and converted_from(meta, raw_dir)):
         return Path(data_path) / name
     from dataset_conversion.convert import convert_raw_dataset
 
@@ -155,6 +164,12 @@ def subset_items_raw(raw_dir, out_dir, fraction: float, seed: int = ITEM_SUBSET_
     return derived
 
 
+def _source_provenance(sub_raw: Path) -> dict | None:
+    """A subset's ``SYNTHETIC.json`` without its ``derived`` entry: that of the raw data it was made from."""
+    synthetic = read_synthetic_provenance(sub_raw)
+    return None if synthetic is None else {k: v for k, v in synthetic.items() if k != "derived"}
+
+
 def ensure_items_dataset(data_path, raw_dir, name: str, fraction: float, seed: int = ITEM_SUBSET_SEED,
                          step: int = DEFAULT_STEP) -> Path:
     """``<data_path>/<name>``: ``fraction`` of the items (:func:`subset_items_raw`), converted at instance level
@@ -164,13 +179,13 @@ def ensure_items_dataset(data_path, raw_dir, name: str, fraction: float, seed: i
     wanted = {"keep_items_fraction": fraction, "item_subset_seed": seed, "from": str(raw_dir.resolve())}
     marker = sub_raw / DERIVED_FILE
     current = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else {}
-    fresh = any(current.get(k) != v for k, v in wanted.items())
+    fresh = (any(current.get(k) != v for k, v in wanted.items())
+             or _source_provenance(sub_raw) != read_synthetic_provenance(raw_dir))
     if fresh:
         print(f"writing {sub_raw}: {fraction:.0%} of the items of {raw_dir} (seed {seed})", flush=True)
         subset_items_raw(raw_dir, sub_raw, fraction, seed)
     meta = read_meta(data_path, name)
-    if (not fresh and dataset_ready(data_path, name) and meta.get("raw_dir") == str(sub_raw.resolve())
-            and meta.get("step") == step):
+    if not fresh and dataset_ready(data_path, name) and converted_from(meta, sub_raw) and meta.get("step") == step:
         return Path(data_path) / name
     from dataset_conversion.convert import convert_raw_dataset
 

@@ -188,6 +188,18 @@ def test_derived_datasets_come_from_the_raw_data_of_the_given_dataset(small_data
     assert resolver.raw_dir().resolve() == small_dataset_dir.raw_dir.resolve()  # not the default synthetic raw
 
 
+def test_a_derived_dataset_is_reused_only_for_the_raw_data_it_was_converted_from(small_dataset_dir, tmp_path):
+    from poserec_experiments.derived_datasets import _source_provenance, converted_from, read_meta, subset_items_raw
+
+    meta = read_meta(small_dataset_dir.data_path, small_dataset_dir.name)
+    assert converted_from(meta, small_dataset_dir.raw_dir)
+    regenerated = dict(meta, synthetic_source=dict(meta["synthetic_source"], seed=1))  # same path, other data
+    assert not converted_from(regenerated, small_dataset_dir.raw_dir)
+    assert not converted_from(meta, tmp_path)
+    subset_items_raw(small_dataset_dir.raw_dir, tmp_path / "r20", 0.2, seed=7)
+    assert _source_provenance(tmp_path / "r20") == meta["synthetic_source"]
+
+
 def test_base_variant_runs_with_base_seeds_and_is_one_run_across_studies(small_dataset_dir):
     """Every study's base variant is PoseRec as configured: the same reuse key at a level, whatever its name."""
     keys = {}
