@@ -33,6 +33,7 @@ from recbole_poserec.data.default_datasets import (
 from recbole_poserec.distributed import Launch, is_distributed, is_main_process, local_leader_first, spawn_ranks
 from recbole_poserec.evaluation import VideoFullSortEvalDataLoader, check_evaluation_settings, load_video_field
 from recbole_poserec.evaluation.settings import eval_protocols
+from recbole_poserec.lr_schedule import LearningRateSchedule, ScheduleSettingError
 from recbole_poserec.utils import get_model, get_trainer
 
 
@@ -89,6 +90,20 @@ def check_distributed_settings(config: Config) -> None:
                                               f"NDCG, ...), not value metrics ({config['metrics']})")
 
 
+def checked_trainer(config: Config):
+    """The trainer class for ``config``'s model, after its trainer settings were checked (before any data is
+    loaded): a one-line :class:`~dataset_conversion.errors.DataError` naming the setting otherwise."""
+    try:
+        trainer_class = get_trainer(config["MODEL_TYPE"], config["model"])
+    except ValueError as err:
+        raise config.setting_error("model", str(err)) from None
+    try:
+        LearningRateSchedule.from_config(config)
+    except ScheduleSettingError as err:
+        raise config.setting_error(err.key, str(err)) from None
+    return trainer_class
+
+
 def run(model=None, dataset=None, config_file_list=None, config_dict=None, saved=True, command_line=None,
         launch: Launch = Launch()) -> dict | None:
     """RecBole's ``run``: :func:`run_recbole` in this process when ``launch`` is not distributed (``nproc`` 1,
@@ -102,10 +117,7 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, saved
     launch.check()
     config = prepare_config(model, dataset, config_file_list, config_dict, command_line)
     check_distributed_settings(config)
-    try:
-        get_trainer(config["MODEL_TYPE"], config["model"])
-    except ValueError as err:
-        raise config.setting_error("model", str(err)) from None
+    checked_trainer(config)
     return spawn_ranks(run_recbole, launch, **arguments)
 
 
@@ -142,10 +154,7 @@ def run_recbole(model=None, dataset=None, config_file_list=None, config_dict=Non
     or the model refuse once loaded, a one-line DataError too.
     """
     config = prepare_config(model, dataset, config_file_list, config_dict, command_line)
-    try:
-        trainer_class = get_trainer(config["MODEL_TYPE"], config["model"])
-    except ValueError as err:
-        raise config.setting_error("model", str(err)) from None
+    trainer_class = checked_trainer(config)
     if is_distributed(config):
         check_distributed_settings(config)
     init_seed(config["seed"], config["reproducibility"])

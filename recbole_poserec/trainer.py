@@ -32,6 +32,7 @@ from recbole_poserec.distributed import broadcast_model_from_rank0, is_distribut
 from recbole_poserec.evaluation.aggregation import DEFAULT_AGGREGATION
 from recbole_poserec.evaluation.units import UnitEvaluation, UnitEvaluator
 from recbole_poserec.evaluation.video import video_full_sort_scores
+from recbole_poserec.lr_schedule import LearningRateSchedule
 
 
 @dataclass
@@ -57,8 +58,8 @@ class TrainingTiming:
 
 
 class WeightsOnlyTimedMixin:
-    """Put before a RecBole trainer class: weights-only checkpoints (see :mod:`recbole_poserec.checkpoint`)
-    and :class:`TrainingTiming` in ``self.timing``.
+    """Put before a RecBole trainer class: weights-only checkpoints (see :mod:`recbole_poserec.checkpoint`),
+    :class:`TrainingTiming` in ``self.timing`` and the learning-rate schedule (:mod:`recbole_poserec.lr_schedule`).
 
     The saved file also carries ``model``, ``dataset``, the plain configuration and, when the model
     offers ``catalogue()``, the item catalogue (tokens and names), so that a checkpoint alone is
@@ -68,6 +69,9 @@ class WeightsOnlyTimedMixin:
     def __init__(self, config, model):
         super().__init__(config, model)
         self.timing = TrainingTiming()
+        self.lr_schedule = LearningRateSchedule.from_config(config)
+        self.lr_scheduler = None  # attached at the first epoch, when the number of batches an epoch is known
+        self._resumed_lr_state = None
         if not is_main_process(config):
             self._drop_tensorboard()
 
@@ -93,6 +97,9 @@ class WeightsOnlyTimedMixin:
             self.timing.train_batches += 1
             return loss_func(interaction)
 
+        if self.lr_schedule.active and self.lr_scheduler is None:
+            self.lr_scheduler = self.lr_schedule.attach(self.optimizer, len(train_data), self.epochs,
+                                                        self._resumed_lr_state)
         started = time.perf_counter()
         try:
             return super()._train_epoch(train_data, epoch_idx, loss_func=counted_loss, show_progress=show_progress)
@@ -127,6 +134,8 @@ class WeightsOnlyTimedMixin:
         }
         if hasattr(self.model, "catalogue"):
             payload["catalogue"] = self.model.catalogue()
+        if self.lr_scheduler is not None:
+            payload["lr_scheduler"] = self.lr_scheduler.state_dict()
         save_checkpoint(saved_model_file, payload)
         if verbose:
             self.logger.info(f"Saving current: {saved_model_file}")
@@ -149,6 +158,7 @@ class WeightsOnlyTimedMixin:
         self.cur_step = checkpoint["cur_step"]
         self.best_valid_score = checkpoint["best_valid_score"]
         self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self._resumed_lr_state = checkpoint.get("lr_scheduler")
         self.logger.info(f"Checkpoint loaded. Resume training from epoch {self.start_epoch}")
 
     def load_best_weights(self, model_file=None) -> None:
