@@ -179,7 +179,7 @@ def writable_directory(option: str, path: Path) -> Path:
 
 # Options that change how a command runs, not what it writes: left out of the command that regenerates it.
 PRESENTATION_OPTIONS = ("--report-only", "--no-progress")
-EXECUTION_OPTIONS = ("--jobs", "--device")  # the same, with a value
+EXECUTION_OPTIONS = ("--jobs", "--device", "--work-dir")  # the same, with a value
 
 
 def command_string(module: str, argv) -> str:

@@ -186,8 +186,9 @@ def test_device_cuda_without_a_cuda_device_is_one_line(tmp_path, capsys, main, s
     assert line.startswith("error: argument --device: cuda asked for, but torch ") and "sees no CUDA device" in line
 
 
-def test_jobs_and_device_are_not_in_the_regenerating_command():
-    argv = ["--quick", "--jobs", "4", "--device=cuda", "--models", "Pop", "--jobs=2", "--device", "cpu"]
+def test_jobs_device_and_work_dir_are_not_in_the_regenerating_command():
+    argv = ["--quick", "--jobs", "4", "--device=cuda", "--models", "Pop", "--jobs=2", "--device", "cpu",
+            "--work-dir", "/tmp/w", "--work-dir=/tmp/v"]
     assert command_string("m", argv) == "python -m m --quick --models Pop"
 
 
