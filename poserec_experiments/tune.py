@@ -6,8 +6,8 @@
 Every run is the model as its YAML configures it (``properties/model/<model>.yaml``; for PoseRec the paper's
 settings) with one candidate's overrides, on the instance-level dataset with a window every ``--window-step``
 frames, and **evaluated on the validation split only** (``eval_protocols: []``: no test figure is computed during
-the search). PoseRec trains with the search budget (``budgets/tuning.yaml``: its learning rate, at most 40 epochs and
-early stopping; the log gives each run's epochs, so a run that did not stop early shows) and searches
+the search). PoseRec trains with the search budget (``budgets/tuning.yaml``: its learning rate unless a candidate sets one,
+at most 40 epochs and early stopping; the log gives each run's epochs, so a run that did not stop early shows) and searches
 :data:`CANDIDATES`; any other model trains with its benchmark budget (``budgets/benchmark.yaml``) and searches
 the pose normalisations only (:data:`POSE_CANDIDATES`): whatever preprocessing of the pose PoseRec is offered,
 every model that reads a pose feature is offered too. The search:
