@@ -15,11 +15,9 @@ from poserec_experiments.studies import STUDIES
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 # The seeds of each stored study, as in the "Regenerate" line of results/ablations/<study>.md.
-STORED_SEEDS = {name: ["--seeds", "3"] if name in ("pose2d", "items") else ["--seeds", "1", "--base-seeds", "3"]
-                for name in STUDIES}
-# Studies re-run at the validation search's budget (budgets/tuning.yaml), which reaches early stopping.
-for name in ("triplet", "pose2d", "prototypes"):
-    STORED_SEEDS[name] += ["--epochs", "40", "--stopping-step", "5"]
+# Every study was run at the validation search's budget (budgets/tuning.yaml), which reaches early stopping.
+STORED_SEEDS = {name: (["--seeds", "3"] if name == "pose2d" else ["--seeds", "1", "--base-seeds", "3"])
+                + ["--epochs", "40", "--stopping-step", "5"] for name in STUDIES}
 
 
 def test_budgets_are_read_from_the_harness_yaml():
