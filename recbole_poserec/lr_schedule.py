@@ -31,6 +31,8 @@ class ScheduleSettingError(ValueError):
 
 @dataclass(frozen=True)
 class LearningRateSchedule:
+    """``lr_schedule`` and ``lr_warmup_epochs`` of a configuration (see the module docstring)."""
+
     schedule: str = "constant"
     warmup_epochs: float = 0.0
 
