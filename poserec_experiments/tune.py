@@ -118,6 +118,8 @@ CANDIDATES = (
     Candidate("32 windows a batch", "batch", {"train_windows_per_batch": 32}),
     Candidate("128 windows a batch", "batch", {"train_windows_per_batch": 128}),
     Candidate("lr 3e-4", "learning rate", {"learning_rate": 0.0003}),
+    Candidate("cosine lr, 2 warm-up epochs", "lr schedule", {"lr_schedule": "cosine", "lr_warmup_epochs": 2}),
+    Candidate("text item bias", "item bias", {"item_bias": "text"}),
 )
 POSE_CANDIDATES = tuple(c for c in CANDIDATES if c.group == "normalisation")
 

@@ -1,7 +1,9 @@
 """PoseRec's training variants (issue 16): the authors' triplet and mining, the softmax label loss, the score
-scale, known negatives and pose augmentation; each checked for what it claims, plus one run with all of them."""
+scale, known negatives, pose augmentation and the text item bias; each checked for what it claims, plus one run with
+all of them."""
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,7 +14,8 @@ from dataset_conversion.pose_normalisation import LEFT_HIP, LEFT_SHOULDER, RIGHT
 from recbole_poserec.config import PROPERTIES_DIR, Config
 from recbole_poserec.data.dataloader import data_preparation
 from recbole_poserec.data.dataset import create_dataset
-from recbole_poserec.inference.checkpoint_scorer import load_checkpoint_scorer
+from recbole_poserec.inference.checkpoint_scorer import CheckpointScorer, load_checkpoint_scorer
+from recbole_poserec.inference.new_items import with_item_factors
 from recbole_poserec.model.augmentation import augment_windows, hip_midpoints, shift_frames
 from recbole_poserec.model.losses import label_loss, softmax_label_loss, triplet_loss
 from recbole_poserec.model.mining import donor_windows, negative_candidates, select_negative_scores
@@ -24,7 +27,7 @@ DATASET_PROPERTIES = f"{PROPERTIES_DIR}/dataset/pose-obe.yaml"
 ALL_VARIANTS = {"triplet_hinge": False, "triplet_margin": 2.0, "mining": "authors", "label_loss": "softmax",
                 "score_scale": 10.0, "learn_score_scale": True, "known_negatives": True,
                 "train_nonpositive_as_negatives": True, "augment_rotation": 30.0, "augment_scale": 0.2,
-                "augment_time_shift": 2}
+                "augment_time_shift": 2, "item_bias": "text"}
 
 
 # ----------------------------------------------------------------------------- the YAML and its checks
@@ -334,6 +337,71 @@ def test_augmentation_reaches_training_only(data):
     assert torch.equal(seen[2], raw_train)  # nor in eval mode
 
 
+# ----------------------------------------------------------------------------- the text item bias
+def _with_bias_weights(model):
+    """``model`` with its text bias set off zero (it starts at zero), reproducibly."""
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        model.network.text_bias.weight.copy_(torch.randn(model.network.text_bias.weight.shape, generator=generator))
+        model.network.text_bias.bias.fill_(0.25)
+    return model
+
+
+def test_the_text_item_bias_starts_at_eq7_and_is_a_linear_read_of_the_merged_factors(data):
+    _, _, batch, test_batch = data
+    plain, biased = _model(data), _model(data, item_bias="text")
+    assert plain.network.item_bias() is None and plain.network.text_bias is None
+    for model in (plain, biased):
+        model.eval()
+    with torch.no_grad():
+        assert torch.equal(biased.network.item_bias(), torch.zeros(plain.n_items))
+        assert torch.allclose(biased.full_sort_predict(test_batch), plain.full_sort_predict(test_batch), atol=1e-6)
+        _with_bias_weights(biased)
+        network = biased.network
+        descriptions = torch.einsum("nfd,f->nd", network.item_factors, network.item_side.factor_weights)
+        bias = descriptions @ network.text_bias.weight[0] + 0.25
+        assert torch.allclose(network.item_bias(), bias, atol=1e-5) and bias.std() > 0.1
+        biased.train()
+        biased.eval()  # a new evaluation pass: the cached item matrix and bias are recomputed
+        rows = biased.full_sort_predict(test_batch).reshape(len(test_batch), -1)
+        assert torch.allclose(rows, plain.full_sort_predict(test_batch).reshape(len(test_batch), -1) + bias, atol=1e-5)
+        pairs = Interaction({"window_id": test_batch["window_id"].repeat_interleave(3),
+                             "item_id": torch.tensor([1, 2, 5]).repeat(len(test_batch))})
+        expected = rows[torch.arange(len(test_batch)).repeat_interleave(3), pairs["item_id"]]
+        assert torch.allclose(biased.predict(pairs), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("label", ["bce", "softmax"])
+def test_the_text_item_bias_is_trained_by_the_label_loss(data, label):
+    _, _, batch, _ = data
+    model = _with_bias_weights(_model(data, item_bias="text", label_loss=label))
+    plain = _model(data, label_loss=label)
+    for each in (model, plain):
+        each.eval()
+    with torch.no_grad():
+        assert model.calculate_loss(batch)[2].item() != pytest.approx(plain.calculate_loss(batch)[2].item(), abs=1e-4)
+    model.train()
+    model.calculate_loss(batch)[2].backward()
+    assert model.network.text_bias.weight.grad.abs().sum() > 0 and model.network.text_bias.bias.grad.abs() > 0
+
+
+def test_a_checkpoint_scorer_and_new_items_carry_the_text_bias(data):
+    _, _, _, test_batch = data
+    model = _with_bias_weights(_model(data, item_bias="text"))
+    model.eval()
+    names = [str(i) for i in range(1, model.n_items)]
+    scorer = CheckpointScorer(path=Path("in-memory.pth"), network=model.network, item_names=names, item_tokens=names)
+    windows = model.window_poses[test_batch["window_id"]]
+    with torch.no_grad():
+        expected = model.full_sort_predict(test_batch).reshape(len(test_batch), -1)[:, 1:]
+        assert torch.allclose(scorer.score_windows(windows), expected, atol=1e-5)
+        # an item added after training: its bias comes from its own factors
+        reversed_items = torch.cat([model.network.item_factors[:1], model.network.item_factors[1:].flip(0)])
+        view = with_item_factors(model.network, reversed_items)
+        assert torch.allclose(view.item_bias()[1:], model.network.item_bias()[1:].flip(0), atol=1e-6)
+        assert model.network.item_factors.data_ptr() != view.item_factors.data_ptr()
+
+
 # ----------------------------------------------------------------------------- end to end
 def test_one_epoch_with_every_variant_on(small_dataset_dir, tmp_path):
     result = run_recbole(model="PoseRec", dataset=small_dataset_dir.name, config_file_list=[DATASET_PROPERTIES],
@@ -347,4 +415,4 @@ def test_one_epoch_with_every_variant_on(small_dataset_dir, tmp_path):
     state = torch.load(result["checkpoint"], weights_only=True)["state_dict"]
     assert torch.isfinite(state["log_score_scale"]) and state["log_score_scale"].item() != math.log(10.0)
     scorer = load_checkpoint_scorer(result["checkpoint"])  # the network alone: the scale is training-only
-    assert scorer is not None
+    assert scorer.network.item_bias() is not None and state["network.text_bias.weight"].abs().sum() > 0

@@ -39,7 +39,7 @@ from cli_assertions import assert_one_error_line
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SMALL_CONFIG = {"gcn_layers": 1, "num_prototypes": 2, "embedding_size": 32, "temporal_kernel": 3, "dropout": 0.0,
-                "pose_input_channels": [0, 1, 2, 3]}
+                "pose_input_channels": [0, 1, 2, 3], "item_bias": "none"}
 
 
 def one_line_error(code: int, stderr: str, *names: str) -> str:
@@ -303,6 +303,7 @@ BAD_ARCHITECTURES = {
     "temporal_kernel": [0, -3, 3.5],
     "dropout": [-0.1, 1, 5, True, "0.1"],
     "pose_input_channels": [[], "xy", {"a": 1}, [0, 0], [4], [-1], [0.0, 1.0]],
+    "item_bias": ["learned", True, None, 1],
 }
 
 

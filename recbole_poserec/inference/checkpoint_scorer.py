@@ -50,8 +50,10 @@ class CheckpointScorer(WindowScorer):
 
     @torch.no_grad()
     def score_windows(self, windows: torch.Tensor) -> torch.Tensor:
-        item_matrix = self.network.item_matrix()[1:]
-        return score_in_slices(lambda part: self.network.score_windows(part, item_matrix), self.normalise(windows))
+        item_matrix, item_bias = self.network.item_matrix()[1:], self.network.item_bias()
+        item_bias = None if item_bias is None else item_bias[1:]
+        return score_in_slices(lambda part: self.network.score_windows(part, item_matrix, item_bias),
+                               self.normalise(windows))
 
     def normalise(self, windows: torch.Tensor) -> torch.Tensor:
         """Raw (N, T, 33, 4) windows as the network was trained on them (``pose_normalisation``); every caller

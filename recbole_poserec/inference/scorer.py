@@ -36,7 +36,8 @@ class WindowScorer(Protocol):
         """Normalized item chunks e_i^(k)/|e_i^(k)| (n, K, d) and prototype weights omega (n, K) (Eqs. 4, 6)."""
 
     def score_windows(self, windows: torch.Tensor) -> torch.Tensor:
-        """Eq. 7 scores (N, n) of every window against every item, in eval mode and without gradients."""
+        """Eq. 7 scores (N, n) of every window against every item (plus a checkpoint's item bias, where it has one),
+        in eval mode and without gradients."""
 
 
 def score_in_slices(score: Callable[[torch.Tensor], torch.Tensor], windows: torch.Tensor,

@@ -18,7 +18,9 @@ from recbole_poserec.property_files import model_properties
 
 # The settings (properties/model/PoseRec.yaml) that define the network's shapes.
 ARCHITECTURE_KEYS = ("gcn_layers", "num_prototypes", "embedding_size", "temporal_kernel", "dropout",
-                     "pose_input_channels")
+                     "pose_input_channels", "item_bias")
+# item_bias: none (Eq. 7, the paper) | text (Eq. 7 plus b_i = u^T s_i + c, a linear read of the merged factors s_i of Eq. 3)
+ITEM_BIASES = ("none", "text")
 
 
 def _is_int(value) -> bool:
@@ -26,7 +28,7 @@ def _is_int(value) -> bool:
 
 
 def check_architecture(*, gcn_layers, num_prototypes, embedding_size, temporal_kernel, dropout,
-                       pose_input_channels) -> None:
+                       pose_input_channels, item_bias) -> None:
     """Raise ``ValueError`` naming the first hyper-parameter that no network can be built from."""
     if not (_is_int(gcn_layers) and gcn_layers in LAYER_PLANS):
         raise ValueError(f"gcn_layers must be one of {sorted(LAYER_PLANS)}, got {gcn_layers!r}")
@@ -43,25 +45,34 @@ def check_architecture(*, gcn_layers, num_prototypes, embedding_size, temporal_k
             and len(set(pose_input_channels)) == len(pose_input_channels)):
         raise ValueError("pose_input_channels must be distinct indices into (x, y, z, visibility) = 0..3, "
                          f"got {pose_input_channels!r}")
+    if item_bias not in ITEM_BIASES:
+        raise ValueError(f"item_bias must be one of {', '.join(ITEM_BIASES)}, got {item_bias!r}")
 
 
 class PoseRecNetwork(nn.Module):
     """Video side (ST-GCN, Eqs. 1-2) and item side (Eqs. 3, 4, 6) sharing K prototype chunks (Eq. 7).
 
-    ``item_factors`` is (n_items, F, D): the text embeddings of each item's F factors.
+    ``item_factors`` is (n_items, F, D): the text embeddings of each item's F factors. With
+    ``item_bias="text"`` every score adds the item's bias b_i = u^T s_i + c, read from the same text
+    (so an item added after training has one too); u and c start at zero, so training starts at Eq. 7.
     """
 
     def __init__(self, item_factors: torch.Tensor, *, gcn_layers: int, num_prototypes: int, embedding_size: int,
-                 temporal_kernel: int, dropout: float, pose_input_channels):
+                 temporal_kernel: int, dropout: float, pose_input_channels, item_bias: str):
         super().__init__()
         check_architecture(gcn_layers=gcn_layers, num_prototypes=num_prototypes, embedding_size=embedding_size,
-                           temporal_kernel=temporal_kernel, dropout=dropout, pose_input_channels=pose_input_channels)
+                           temporal_kernel=temporal_kernel, dropout=dropout, pose_input_channels=pose_input_channels,
+                           item_bias=item_bias)
         self.pose_input_channels = list(pose_input_channels)
         self.num_prototypes = num_prototypes
         self.video_side = STGCN(gcn_layers, len(self.pose_input_channels), embedding_size, temporal_kernel, dropout)
         _, num_factors, factor_size = item_factors.shape
         self.item_side = ItemSide(num_factors, factor_size, num_prototypes, embedding_size // num_prototypes)
         self.register_buffer("item_factors", item_factors.float())
+        self.text_bias = nn.Linear(factor_size, 1) if item_bias == "text" else None
+        if self.text_bias is not None:
+            nn.init.zeros_(self.text_bias.weight)
+            nn.init.zeros_(self.text_bias.bias)
 
     @classmethod
     def from_hyper_parameters(cls, item_factors: torch.Tensor, params: dict) -> "PoseRecNetwork":
@@ -94,7 +105,19 @@ class PoseRecNetwork(nn.Module):
         """The (n_items, K*d) matrix M with y = e_v M^T (Eq. 7), computed once per evaluation pass."""
         return item_score_matrix(*self.item_representations())
 
-    def score_windows(self, poses: torch.Tensor, item_matrix: torch.Tensor | None = None) -> torch.Tensor:
-        """Eq. 7 scores of windows against every item: (N, n_items)."""
-        matrix = self.item_matrix() if item_matrix is None else item_matrix
-        return score_embeddings(self.video_embeddings(poses), matrix, self.num_prototypes)
+    def item_bias(self) -> torch.Tensor | None:
+        """Each item's score bias b_i (n_items,) with ``item_bias="text"``; None without one (Eq. 7 alone)."""
+        if self.text_bias is None:
+            return None
+        return self.text_bias(self.item_side.merge_factors(self.item_factors)).squeeze(-1)
+
+    def score_windows(self, poses: torch.Tensor, item_matrix: torch.Tensor | None = None,
+                      item_bias: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores of windows against every item, (N, n_items): Eq. 7, plus the item bias where the network has one.
+
+        Without ``item_matrix`` both M and the bias are the network's own; a caller that passes M (a subset of
+        the items, or M cached for an evaluation pass) passes the matching bias too.
+        """
+        if item_matrix is None:
+            item_matrix, item_bias = self.item_matrix(), self.item_bias()
+        return score_embeddings(self.video_embeddings(poses), item_matrix, self.num_prototypes, item_bias)

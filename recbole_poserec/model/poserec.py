@@ -8,7 +8,8 @@ Effects Recommendation" (arXiv:2209.08353), Method, Eqs. 1-11.
 - video side: ST-GCN on the BlazePose graph (Eqs. 1-2, :mod:`recbole_poserec.model.stgcn`);
 - item side: learned factor weights, projection, K implicit prototypes (Eqs. 3, 4, 6,
   :mod:`recbole_poserec.model.item_side`);
-- score: y = sum_k omega_ik cos(e_i^(k), e_v^(k)) (Eq. 7, :mod:`recbole_poserec.model.scoring`);
+- score: y = sum_k omega_ik cos(e_i^(k), e_v^(k)) (Eq. 7, :mod:`recbole_poserec.model.scoring`), plus
+  with ``item_bias: text`` (not the paper) a per-item bias read from the item's factor text;
 - loss: L = L_triple + L_pro + L_label (Eqs. 8-11, :mod:`recbole_poserec.model.losses`), each weighted,
   with pose-aware transductive hard-negative mining for L_triple (:mod:`recbole_poserec.model.mining`).
 
@@ -127,7 +128,7 @@ class PoseRec(GeneralRecommender):
         self.register_buffer("window_videos", user_feat[self.VIDEO].clone(), persistent=False)
         self._item_tokens = [str(token) for token in dataset.field2id_token[self.ITEM_ID]]
         self._item_names = self._item_name_list(dataset, config["ITEM_NAME_FIELD"] or ITEM_NAME_FIELD)
-        self._cached_item_matrix = None
+        self._cached_item_scoring = None
 
     def _item_factor_tensor(self, dataset) -> torch.Tensor:
         item_feat = dataset.get_item_feature()
@@ -157,7 +158,7 @@ class PoseRec(GeneralRecommender):
         return {"item_tokens": list(self._item_tokens), "item_names": list(self._item_names)}
 
     def train(self, mode: bool = True):
-        self._cached_item_matrix = None  # item vectors change with training; recompute per evaluation pass
+        self._cached_item_scoring = None  # item vectors change with training; recompute per evaluation pass
         return super().train(mode)
 
     # ----- encoding -------------------------------------------------------------------------------
@@ -177,12 +178,13 @@ class PoseRec(GeneralRecommender):
     def _scaled(self, scores: torch.Tensor) -> torch.Tensor:
         return scores if self.log_score_scale is None and self.fixed_score_scale == 1.0 else scores * self.score_scale()
 
-    def _item_matrix(self) -> torch.Tensor:
+    def _item_scoring(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """M and the item bias (None without one) of every item; cached for an evaluation pass."""
         if self.training:
-            return self.network.item_matrix()
-        if self._cached_item_matrix is None:
-            self._cached_item_matrix = self.network.item_matrix()
-        return self._cached_item_matrix
+            return self.network.item_matrix(), self.network.item_bias()
+        if self._cached_item_scoring is None:
+            self._cached_item_scoring = self.network.item_matrix(), self.network.item_bias()
+        return self._cached_item_scoring
 
     # ----- RecBole interface ---------------------------------------------------------------------
     def calculate_loss(self, interaction):
@@ -191,13 +193,18 @@ class PoseRec(GeneralRecommender):
         embeddings, windows, inverse = self._encode_unique_windows(interaction, augment=True)
         video_chunks = chunk_normalize(embeddings, K)
         item_chunks, omega = self.network.item_representations()
+        item_bias = self.network.item_bias()
+
+        def scores_of(chunks, item_ids):  # aligned (window, item) pairs: Eq. 7 (+ the item bias)
+            scores = pair_scores(chunks, item_chunks[item_ids], omega[item_ids])
+            return scores if item_bias is None else scores + item_bias[item_ids]
 
         items = interaction[self.ITEM_ID]
         known = interaction[self.LABEL] <= 0 if self.known_negatives else None  # rows of known negatives
         positive_windows, positives = (inverse, items) if known is None else (inverse[~known], items[~known])
 
         def all_item_scores():  # (U, N) Eq. 7 scores and the mask of each window's positives
-            scores = score_all_items(video_chunks, item_score_matrix(item_chunks, omega))
+            scores = score_all_items(video_chunks, item_score_matrix(item_chunks, omega), item_bias)
             mask = torch.zeros_like(scores, dtype=torch.bool)
             mask[positive_windows, positives] = True
             return scores, mask
@@ -211,8 +218,8 @@ class PoseRec(GeneralRecommender):
         else:
             negatives = interaction[self.NEG_ITEM_ID]
             window_chunks = video_chunks[inverse]
-            row_scores = pair_scores(window_chunks, item_chunks[items], omega[items])
-            negative_scores = pair_scores(window_chunks, item_chunks[negatives], omega[negatives])
+            row_scores = scores_of(window_chunks, items)
+            negative_scores = scores_of(window_chunks, negatives)
             if known is None:
                 positive_scores = row_scores
             else:
@@ -236,14 +243,17 @@ class PoseRec(GeneralRecommender):
         )
 
     def predict(self, interaction):
-        """Eq. 7 for the (window, item) pairs of ``interaction``."""
+        """Eq. 7 (+ the item bias) for the (window, item) pairs of ``interaction``."""
         embeddings, _, inverse = self._encode_unique_windows(interaction)
         video_chunks = chunk_normalize(embeddings, self.network.num_prototypes)[inverse]
         item_chunks, omega = self.network.item_representations()
         items = interaction[self.ITEM_ID]
-        return pair_scores(video_chunks, item_chunks[items], omega[items])
+        scores = pair_scores(video_chunks, item_chunks[items], omega[items])
+        item_bias = self.network.item_bias()
+        return scores if item_bias is None else scores + item_bias[items]
 
     def full_sort_predict(self, interaction):
-        """Eq. 7 for each window against every item: one matrix product with M (computed once per pass)."""
+        """Eq. 7 (+ the item bias) for each window against every item: one matrix product with M (computed once
+        per pass)."""
         poses = self.window_poses[interaction[self.USER_ID]]
-        return self.network.score_windows(poses, self._item_matrix()).reshape(-1)
+        return self.network.score_windows(poses, *self._item_scoring()).reshape(-1)

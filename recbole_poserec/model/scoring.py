@@ -28,11 +28,17 @@ def item_score_matrix(item_chunks: torch.Tensor, omega: torch.Tensor) -> torch.T
     return (item_chunks * omega.unsqueeze(-1)).reshape(item_chunks.shape[0], -1)
 
 
-def score_all_items(video_chunks: torch.Tensor, item_matrix: torch.Tensor) -> torch.Tensor:
-    """Eq. 7 for every (video, item) as one matrix product: (B, K, d) normalized x (N, K*d) -> (B, N)."""
-    return video_chunks.reshape(video_chunks.shape[0], -1) @ item_matrix.T
+def score_all_items(video_chunks: torch.Tensor, item_matrix: torch.Tensor,
+                    item_bias: torch.Tensor | None = None) -> torch.Tensor:
+    """Eq. 7 for every (video, item) as one matrix product: (B, K, d) normalized x (N, K*d) -> (B, N);
+    with ``item_bias`` (N,), b_i is added to column i in the same product (``addmm``)."""
+    flat = video_chunks.reshape(video_chunks.shape[0], -1)
+    if item_bias is None:
+        return flat @ item_matrix.T
+    return torch.addmm(item_bias.unsqueeze(0), flat, item_matrix.T)
 
 
-def score_embeddings(video_embeddings: torch.Tensor, item_matrix: torch.Tensor, num_chunks: int) -> torch.Tensor:
-    """Eq. 7 for every (video, item) from video embeddings e_v (B, K*d): chunk-normalize, then y = e_v M^T -> (B, N)."""
-    return score_all_items(chunk_normalize(video_embeddings, num_chunks), item_matrix)
+def score_embeddings(video_embeddings: torch.Tensor, item_matrix: torch.Tensor, num_chunks: int,
+                     item_bias: torch.Tensor | None = None) -> torch.Tensor:
+    """Eq. 7 for every (video, item) from video embeddings e_v (B, K*d): chunk-normalize, then y = e_v M^T (+ b) -> (B, N)."""
+    return score_all_items(chunk_normalize(video_embeddings, num_chunks), item_matrix, item_bias)
