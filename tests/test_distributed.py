@@ -24,9 +24,12 @@ DATASET_PROPERTIES = str(Path(PROPERTIES_DIR) / "dataset" / "pose-obe.yaml")
 # over its half batch (DDP averages the two means, not one mean over unequal halves), its in-batch
 # hard-negative mining sees only its half, its batch norms normalise by the half's statistics, and its
 # sampled negatives come from its own seed. After 3 epochs on the small dataset (test split: 5 videos,
-# ~280 windows) that moved a window-level top-k metric by up to 0.044 (recall@20) when this was written; a
+# ~280 windows) that moved a window-level top-k metric by up to 0.044 (recall@20) when this was written, and
+# by 0.069 (recall@10, 0.2329 against 0.1635) in a later session on this machine kind, before and after
+# the text item bias (so not caused by it); a
 # video-level one is coarser: one of 5 videos ranking a positive differently moves recall@20 by ~0.07.
-WINDOW_METRIC_TOLERANCE = 0.06
+# A broken 2-process run (untrained, or one rank's windows only) falls far outside either tolerance.
+WINDOW_METRIC_TOLERANCE = 0.08
 VIDEO_METRIC_TOLERANCE = 0.12
 
 
