@@ -186,6 +186,12 @@ class PoseRec(GeneralRecommender):
             self._cached_item_scoring = self.network.item_matrix(), self.network.item_bias()
         return self._cached_item_scoring
 
+    @staticmethod
+    def _pair_scores(video_chunks, items, item_chunks, omega, item_bias) -> torch.Tensor:
+        """Eq. 7 (+ the item bias, where there is one) for aligned (window, item) pairs."""
+        scores = pair_scores(video_chunks, item_chunks[items], omega[items])
+        return scores if item_bias is None else scores + item_bias[items]
+
     # ----- RecBole interface ---------------------------------------------------------------------
     def calculate_loss(self, interaction):
         """(L_triple, L_pro, L_label), each weighted (Eq. 8); RecBole's trainer sums the tuple."""
@@ -194,10 +200,6 @@ class PoseRec(GeneralRecommender):
         video_chunks = chunk_normalize(embeddings, K)
         item_chunks, omega = self.network.item_representations()
         item_bias = self.network.item_bias()
-
-        def scores_of(chunks, item_ids):  # aligned (window, item) pairs: Eq. 7 (+ the item bias)
-            scores = pair_scores(chunks, item_chunks[item_ids], omega[item_ids])
-            return scores if item_bias is None else scores + item_bias[item_ids]
 
         items = interaction[self.ITEM_ID]
         known = interaction[self.LABEL] <= 0 if self.known_negatives else None  # rows of known negatives
@@ -218,8 +220,8 @@ class PoseRec(GeneralRecommender):
         else:
             negatives = interaction[self.NEG_ITEM_ID]
             window_chunks = video_chunks[inverse]
-            row_scores = scores_of(window_chunks, items)
-            negative_scores = scores_of(window_chunks, negatives)
+            row_scores = self._pair_scores(window_chunks, items, item_chunks, omega, item_bias)
+            negative_scores = self._pair_scores(window_chunks, negatives, item_chunks, omega, item_bias)
             if known is None:
                 positive_scores = row_scores
             else:
@@ -247,10 +249,7 @@ class PoseRec(GeneralRecommender):
         embeddings, _, inverse = self._encode_unique_windows(interaction)
         video_chunks = chunk_normalize(embeddings, self.network.num_prototypes)[inverse]
         item_chunks, omega = self.network.item_representations()
-        items = interaction[self.ITEM_ID]
-        scores = pair_scores(video_chunks, item_chunks[items], omega[items])
-        item_bias = self.network.item_bias()
-        return scores if item_bias is None else scores + item_bias[items]
+        return self._pair_scores(video_chunks, interaction[self.ITEM_ID], item_chunks, omega, self.network.item_bias())
 
     def full_sort_predict(self, interaction):
         """Eq. 7 (+ the item bias) for each window against every item: one matrix product with M (computed once
