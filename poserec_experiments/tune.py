@@ -1,6 +1,6 @@
 """Choose PoseRec's tuned profile on the validation split: a documented two-stage search.
 
-``python -m poserec_experiments.tune [--model PoseRec] [--jobs N] [--seeds N] [--window-step 20]
+``python -m poserec_experiments.tune [--model PoseRec] [--jobs N] [--seeds N] [--base-seeds 3] [--window-step 20]
 [--data-path dataset/] [--out results/tuning/] [--profile FILE] [--check] [--dry-run] [--report-only]``
 
 Every run is the model as its YAML configures it (``properties/model/<model>.yaml``; for PoseRec the paper's
@@ -13,10 +13,12 @@ the pose normalisations only (:data:`POSE_CANDIDATES`): whatever preprocessing o
 every model that reads a pose feature is offered too. The search:
 
 1. *One change at a time*: each entry of :data:`CANDIDATES` alone over the paper's settings (and the paper's
-   settings themselves).
+   settings themselves, on ``--base-seeds`` training seeds: their spread is what a reseed moves).
 2. *Combinations*: in every group of :data:`CANDIDATES` (changes that replace one another, e.g. two pose
    normalisations) the candidate of stage 1 with the best validation NDCG@10 is the group's best; it is a
-   winner if it beats the model as configured. Stage 2 runs all winners together, the combination with each
+   winner if it beats the model as configured by more than one standard deviation of the model as configured
+   over its seeds (by anything, with one seed), so that a change within reseed noise does not enter every
+   combination. Stage 2 runs all winners together, the combination with each
    winner left out in turn (when there are more than two), and the winners with each other group's best
    added in turn (a change that does not help alone may help with the others: a normalised pose, say, with
    another loss).
@@ -51,11 +53,12 @@ from pathlib import Path
 
 import yaml
 
-from dataset_conversion.entrypoint import ArgumentParser, positive_int, run_main
+from dataset_conversion.entrypoint import ArgumentParser, int_at_least, positive_int, run_main
 from dataset_conversion.errors import DataError
 from poserec_experiments.ablate import DatasetResolver, model_defaults
 from poserec_experiments.aggregate import aggregate_runs, trained_epochs, write_csv
 from poserec_experiments.arguments import (
+    MAX_SEEDS,
     add_common_arguments,
     check_common_arguments,
     command_string,
@@ -89,6 +92,7 @@ TUNED = "tuned profile"  # the profile under check (--check)
 CSV_HEADER = ["stage", "variant", "overrides", "seeds", "valid_ndcg@10", "valid_ndcg@10_std", "valid_recall@10",
               "epochs", "chosen"]
 BUDGET = read_budget("tuning")
+BASE_SEEDS = 3  # PoseRec's default --base-seeds
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,7 @@ CANDIDATES = (
     Candidate("lr 3e-4", "learning rate", {"learning_rate": 0.0003}),
     Candidate("cosine lr, 2 warm-up epochs", "lr schedule", {"lr_schedule": "cosine", "lr_warmup_epochs": 2}),
     Candidate("text item bias", "item bias", {"item_bias": "text"}),
+    Candidate("free item bias", "item bias", {"item_bias": "item"}),
 )
 POSE_CANDIDATES = tuple(c for c in CANDIDATES if c.group == "normalisation")
 
@@ -143,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--raw-dir", default=None, help="raw data of the sparser-step dataset (as for ablate)")
     parser.add_argument("--window-step", type=positive_int, default=BUDGET["window_step"],
                         help=f"a window every N frames (default {BUDGET['window_step']}, budgets/tuning.yaml)")
+    parser.add_argument("--base-seeds", type=int_at_least(1, MAX_SEEDS), default=None,
+                        help="seeds of the model as configured in the search's stage 1 when more than --seeds; a "
+                             f"winner must beat its mean by more than its standard deviation (default {BASE_SEEDS} for "
+                             "PoseRec; 1 for a baseline, whose one group of candidates has no stage 2)")
     parser.add_argument("--check", action="store_true",
                         help="no search: the model as configured and with the profile --profile on the data given")
     add_common_arguments(parser)
@@ -163,13 +172,19 @@ def study_name(args, dataset: str) -> str:
     return f"{STUDY}-{args.model}-check-{dataset}" if getattr(args, "check", False) else f"{STUDY}-{args.model}"
 
 
+def seeds_of(variant: str, args) -> int:
+    """``--seeds``, or for the search's model as configured ``max(--seeds, --base-seeds)``."""
+    searched_base = variant == BASE and not getattr(args, "check", False)
+    return max(args.seeds, getattr(args, "base_seeds", None) or 0) if searched_base else args.seeds
+
+
 def specs_for(variants: list[tuple[str, str, dict]], args, dataset: str) -> list[RunSpec]:
     """One spec per (variant, seed); ``variants`` are ``(stage, name, overrides)``."""
     base = training_config(args)
     defaults = model_defaults() if args.model == "PoseRec" else {}
     specs = []
     for stage, name, overrides in variants:
-        for seed in seed_list(args.seeds, args.first_seed):
+        for seed in seed_list(seeds_of(name, args), args.first_seed):
             spec = RunSpec(study=study_name(args, dataset), level=LEVEL, variant=name, model=args.model,
                            dataset=dataset, seed=seed,
                            data_path=str(args.data_path), config=base | overrides,
@@ -208,17 +223,25 @@ def epochs_trained(specs, summary, budget: dict) -> dict[str, str]:
     return {variant: ", ".join(values) for variant, values in epochs.items()}
 
 
+def winner_threshold(scores) -> float:
+    """The validation NDCG@10 a group's best must exceed to be a winner: the model as configured's mean plus its
+    standard deviation over seeds (the mean alone with one seed)."""
+    mean, std, _, seeds = scores[BASE]
+    return mean + (std if seeds > 1 and math.isfinite(std) else 0.0)
+
+
 def stage_two(scores, model: str) -> list[tuple[str, str, dict]]:
     """All winners together and, with several, each left out in turn (see the module docstring)."""
     if BASE not in scores:
         return []
     winners, runners_up = [], []
+    threshold = winner_threshold(scores)
     candidates = candidates_of(model)
     for group in dict.fromkeys(c.group for c in candidates):
         members = [c for c in candidates if c.group == group and c.name in scores]
         best = max(members, key=lambda c: scores[c.name][0], default=None)
         if best is not None:
-            (winners if scores[best.name][0] > scores[BASE][0] else runners_up).append(best)
+            (winners if scores[best.name][0] > threshold else runners_up).append(best)
     if not winners:
         return []
     combos = [winners] if len(winners) > 1 else []
@@ -227,6 +250,14 @@ def stage_two(scores, model: str) -> list[tuple[str, str, dict]]:
     combos += [winners + [best] for best in runners_up]
     return [("2", " + ".join(c.name for c in combo), {k: v for c in combo for k, v in c.config.items()})
             for combo in combos]
+
+
+def winner_threshold_text(scores) -> str:
+    if BASE not in scores:
+        return "n/a"
+    mean, std, _, seeds = scores[BASE]
+    spread = f" ± {format_number(std, 4)} over {seeds} seeds" if seeds > 1 else " (one seed)"
+    return f"{format_number(winner_threshold(scores), 4)}, the model as configured's {format_number(mean, 4)}{spread}"
 
 
 def write_profile(path: Path, model: str, name: str, overrides: dict, score: float, command: str) -> Path:
@@ -265,6 +296,9 @@ def write_outputs(args, specs, summary, variants, data_path: Path, dataset: str,
                      f"{mark}{format_number(row['valid_ndcg@10'], 4)}{spread}{mark} | "
                      f"{format_number(row['valid_recall@10'], 4)} | {row['epochs']} |")
     seeds = ", ".join(map(str, seed_list(args.seeds, args.first_seed)))
+    base_count = seeds_of(BASE, args)
+    base_seeds_text = ("" if base_count == args.seeds else
+                       f" (the model as configured: {', '.join(map(str, seed_list(base_count, args.first_seed)))})")
     settings = {k: v for k, v in budget.items() if k != "eval_protocols"}
     if args.check:
         title = f"# {args.model}'s tuned profile checked on `{dataset}` (validation split)"
@@ -274,7 +308,8 @@ def write_outputs(args, specs, summary, variants, data_path: Path, dataset: str,
     else:
         title = f"# {args.model}'s tuned profile: the search on the validation split"
         how = ("**Search** (`poserec_experiments/tune.py`): stage 1 changes one thing at a time; stage 2 combines "
-               "the best change of every group that beat the model as configured in stage 1 (the winners), leaves "
+               "the best change of every group that beat the model as configured in stage 1 by more than its "
+               f"standard deviation over seeds (the winners: above {winner_threshold_text(scores)}), leaves "
                "each out in turn when there are more than two, and adds each other group's best to the winners "
                "in turn.")
     text = [
@@ -285,7 +320,7 @@ def write_outputs(args, specs, summary, variants, data_path: Path, dataset: str,
         "**Data.**", *provenance_lines(read_meta(data_path, dataset), dataset), "",
         f"**Runs.** {args.model} (`properties/model/{args.model}.yaml`) with each variant's overrides; "
         f"instance level, a window every {args.window_step} frames; settings over the YAML `{settings}`; "
-        f"RecBole seed {seeds}. Selection metric: the best validation NDCG@10 of each run (its best epoch); "
+        f"RecBole seed {seeds}{base_seeds_text}. Selection metric: the best validation NDCG@10 of each run (its best epoch); "
         "*epochs trained* per seed, `(max)` where a run reached the maximum instead of stopping early. "
         "**No test figure was computed** (`eval_protocols: []`).",
         "",
@@ -357,8 +392,10 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.levels = [LEVEL]
-    check_common_arguments(parser, args)
+    check_common_arguments(parser, args, seed_counts=[args.base_seeds])
     args.seeds = args.seeds or 1
+    if args.base_seeds is None:
+        args.base_seeds = BASE_SEEDS if args.model == "PoseRec" else 1
     args.profile = args.profile or str(profile_path(args.model))
     args.study, args.frames_step = STUDY, args.window_step
     data_path = Path(args.data_path).resolve()

@@ -396,8 +396,7 @@ def test_a_checkpoint_scorer_and_new_items_carry_the_text_bias(data):
         expected = model.full_sort_predict(test_batch).reshape(len(test_batch), -1)[:, 1:]
         assert torch.allclose(scorer.score_windows(windows), expected, atol=1e-5)
         # an item added after training: its bias comes from its own factors
-        reversed_items = torch.cat([model.network.item_factors[:1], model.network.item_factors[1:].flip(0)])
-        view = with_item_factors(model.network, reversed_items)
+        view = with_item_factors(model.network, 1, model.network.item_factors[1:].flip(0))
         assert torch.allclose(view.item_bias()[1:], model.network.item_bias()[1:].flip(0), atol=1e-6)
         assert model.network.item_factors.data_ptr() != view.item_factors.data_ptr()
 
@@ -416,3 +415,49 @@ def test_one_epoch_with_every_variant_on(small_dataset_dir, tmp_path):
     assert torch.isfinite(state["log_score_scale"]) and state["log_score_scale"].item() != math.log(10.0)
     scorer = load_checkpoint_scorer(result["checkpoint"])  # the network alone: the scale is training-only
     assert scorer.network.item_bias() is not None and state["network.text_bias.weight"].abs().sum() > 0
+
+
+# ----------------------------------------------------------------------------- the free per-item bias
+def test_the_free_item_bias_starts_at_eq7_and_adds_one_trained_value_per_item(data):
+    _, _, batch, test_batch = data
+    plain, biased = _model(data, label_loss="softmax"), _model(data, item_bias="item", label_loss="softmax")
+    assert biased.network.text_bias is None and biased.network.free_bias.shape == (plain.n_items,)
+    for model in (plain, biased):
+        model.eval()
+    with torch.no_grad():
+        assert torch.allclose(biased.full_sort_predict(test_batch), plain.full_sort_predict(test_batch), atol=1e-6)
+    biased.train()
+    biased.calculate_loss(batch)[2].backward()
+    gradient = biased.network.free_bias.grad
+    assert gradient[1:].abs().sum() > 0 and gradient[0] == 0  # the padding item is never a softmax class
+    biased.eval()  # the training pass moved its batch norms' statistics: Eq. 7 alone is read again
+    with torch.no_grad():
+        eq7 = biased.full_sort_predict(test_batch).reshape(len(test_batch), -1)
+        bias = torch.linspace(-1.0, 1.0, plain.n_items)
+        biased.network.free_bias.copy_(bias)
+    biased.train()
+    biased.eval()  # a new evaluation pass: the cached item matrix and bias are read again
+    with torch.no_grad():
+        rows = biased.full_sort_predict(test_batch).reshape(len(test_batch), -1)
+        assert torch.allclose(rows, eq7 + bias, atol=1e-5)
+        pairs = Interaction({"window_id": test_batch["window_id"].repeat_interleave(2),
+                             "item_id": torch.tensor([1, 4]).repeat(len(test_batch))})
+        expected = rows[torch.arange(len(test_batch)).repeat_interleave(2), pairs["item_id"]]
+        assert torch.allclose(biased.predict(pairs), expected, atol=1e-5)
+
+
+def test_a_checkpoint_keeps_the_free_bias_and_a_new_item_gets_the_catalogues_mean(data):
+    model = _model(data, item_bias="item")
+    with torch.no_grad():
+        model.network.free_bias.copy_(torch.arange(model.n_items, dtype=torch.float32))
+    rebuilt = type(model.network).from_hyper_parameters(model.network.item_factors, data[0](item_bias="item"))
+    rebuilt.load_state_dict(model.network.state_dict())
+    assert torch.equal(rebuilt.item_bias(), model.network.item_bias())
+    new_factors = model.network.item_factors[1:3]
+    view = with_item_factors(model.network, model.n_items, new_factors)
+    catalogue_mean = torch.arange(1, model.n_items, dtype=torch.float32).mean()
+    assert torch.equal(view.item_bias()[:model.n_items], model.network.item_bias())
+    assert torch.allclose(view.item_bias()[model.n_items:], catalogue_mean.expand(2))
+    only_new = with_item_factors(model.network, 1, new_factors)
+    assert only_new.item_bias().shape == (3,) and model.network.free_bias.shape == (model.n_items,)
+    assert only_new.item_matrix().shape[0] == 3

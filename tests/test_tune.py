@@ -38,6 +38,26 @@ def test_stage_two_with_one_winner_adds_the_others_and_needs_the_base():
     assert tune.stage_two(_scores(hip_torso=0.2, softmax__s10=0.3), "PoseRec") == []
 
 
+def test_a_change_within_the_bases_spread_over_seeds_is_no_winner():
+    scores = _scores(hip_torso=0.115, softmax__s10=0.13, augment=0.105)
+    scores[tune.BASE] = (0.10, 0.02, 0.10, 3)  # the model as configured: mean 0.10, std 0.02 over 3 seeds
+    assert tune.winner_threshold(scores) == pytest.approx(0.12)
+    names = [name for _, name, _ in tune.stage_two(scores, "PoseRec")]
+    assert names == ["softmax s10 + hip_torso", "softmax s10 + augment"]  # one winner; the others added in turn
+    scores[tune.BASE] = (0.10, 0.02, 0.10, 1)  # one seed: no spread, beating the mean is enough
+    assert tune.winner_threshold(scores) == pytest.approx(0.10)
+    assert [name for _, name, _ in tune.stage_two(scores, "PoseRec")][0] == "hip_torso + softmax s10 + augment"
+
+
+def test_the_search_runs_the_model_as_configured_on_base_seeds_and_a_check_on_seeds():
+    args = argparse.Namespace(model="PoseRec", epochs=None, stopping_step=None, eval_step=None, overrides=[],
+                              seeds=1, base_seeds=3, first_seed=2022, data_path="dataset/", window_step=20)
+    seeds = [(s.variant, s.seed) for s in tune.specs_for(tune.stage_one("PoseRec")[:2], args, "d")]
+    assert seeds == [(tune.BASE, 2022), (tune.BASE, 2023), (tune.BASE, 2024), ("authors triplet", 2022)]
+    args.check = True
+    assert [s.seed for s in tune.specs_for([("check", tune.BASE, {})], args, "d")] == [2022]
+
+
 def test_baselines_search_the_pose_normalisations_only():
     names = [name for _, name, _ in tune.stage_one("FM")]
     assert names == [tune.BASE, "hip_torso", "hip_torso_yaw"]

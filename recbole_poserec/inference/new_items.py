@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 
 from dataset_conversion.convert import EMBEDDING_FORMAT, encode_item_factors
 from dataset_conversion.embedding_cache import _check_model_record
@@ -153,12 +154,22 @@ def embed_new_items(path: Path, frame: pd.DataFrame, encoder: TextEncoder) -> to
 # --------------------------------------------------------------------------------------- scorer
 
 
-def with_item_factors(network: PoseRecNetwork, item_factors: torch.Tensor) -> PoseRecNetwork:
-    """A view of ``network`` (the same video side and item side, shared weights) whose catalogue is
-    ``item_factors`` (n, F, D): its item matrix is the network's item side applied to those factors."""
+def with_item_factors(network: PoseRecNetwork, kept_items: int, new_factors: torch.Tensor) -> PoseRecNetwork:
+    """A view of ``network`` (the same video side and item side, shared weights) whose catalogue is the
+    network's first ``kept_items`` items followed by ``new_factors`` (n, F, D): its item matrix is the
+    network's item side applied to those factors. With a free per-item bias (``item_bias: item``) the kept
+    items keep theirs and each new item gets the mean of the trained catalogue's (the padding item left out),
+    the bias of an average item; a text bias is read from the new items' own factors."""
+    kept = network.item_factors[:kept_items]
     view = copy.copy(network)
     view._buffers = dict(network._buffers)  # the copy's own buffer table: the original keeps its catalogue
-    view._buffers["item_factors"] = item_factors.to(network.item_factors)
+    view._buffers["item_factors"] = torch.cat([kept, new_factors.to(kept)])
+    if network.free_bias is not None:
+        trained = network.free_bias.detach()
+        mean = trained[1:].mean() if len(trained) > 1 else trained.new_zeros(())
+        view._parameters = dict(network._parameters)
+        view._parameters["free_bias"] = nn.Parameter(
+            torch.cat([trained[:kept_items], mean.expand(len(new_factors))]), requires_grad=False)
     return view
 
 
@@ -189,8 +200,8 @@ class NewItemsScorer(WindowScorer):
     def __post_init__(self):
         n_catalogue, n_new = len(self.base.item_names), len(self.new_names)
         new_indices = list(range(n_catalogue, n_catalogue + n_new))
-        kept = self.base.network.item_factors[:1] if self.items_only else self.base.network.item_factors
-        network = with_item_factors(self.base.network, torch.cat([kept, self.new_factors.to(kept)]))
+        kept = 1 if self.items_only else len(self.base.network.item_factors)  # 1: the padding item alone
+        network = with_item_factors(self.base.network, kept, self.new_factors)
         if self.items_only:
             names, tokens, indices, new = list(self.new_names), list(self.new_tokens), new_indices, [True] * n_new
         else:

@@ -19,8 +19,9 @@ from recbole_poserec.property_files import model_properties
 # The settings (properties/model/PoseRec.yaml) that define the network's shapes.
 ARCHITECTURE_KEYS = ("gcn_layers", "num_prototypes", "embedding_size", "temporal_kernel", "dropout",
                      "pose_input_channels", "item_bias")
-# item_bias: none (Eq. 7, the paper) | text (Eq. 7 plus b_i = u^T s_i + c, a linear read of the merged factors s_i of Eq. 3)
-ITEM_BIASES = ("none", "text")
+# item_bias: none (Eq. 7, the paper) | text (Eq. 7 plus b_i = u^T s_i + c, a linear read of the merged factors s_i of
+# Eq. 3) | item (Eq. 7 plus a free b_i per catalogue item; an item added after training gets the catalogue's mean)
+ITEM_BIASES = ("none", "text", "item")
 
 
 def _is_int(value) -> bool:
@@ -55,6 +56,8 @@ class PoseRecNetwork(nn.Module):
     ``item_factors`` is (n_items, F, D): the text embeddings of each item's F factors. With
     ``item_bias="text"`` every score adds the item's bias b_i = u^T s_i + c, read from the same text
     (so an item added after training has one too); u and c start at zero, so training starts at Eq. 7.
+    With ``item_bias="item"`` b_i is a free parameter of each catalogue item (``free_bias``, (n_items,)), also
+    starting at zero; :func:`recbole_poserec.inference.new_items.with_item_factors` gives a new item the mean.
     """
 
     def __init__(self, item_factors: torch.Tensor, *, gcn_layers: int, num_prototypes: int, embedding_size: int,
@@ -73,6 +76,7 @@ class PoseRecNetwork(nn.Module):
         if self.text_bias is not None:
             nn.init.zeros_(self.text_bias.weight)
             nn.init.zeros_(self.text_bias.bias)
+        self.free_bias = nn.Parameter(torch.zeros(item_factors.shape[0])) if item_bias == "item" else None
 
     @classmethod
     def from_hyper_parameters(cls, item_factors: torch.Tensor, params: dict) -> "PoseRecNetwork":
@@ -106,7 +110,9 @@ class PoseRecNetwork(nn.Module):
         return item_score_matrix(*self.item_representations())
 
     def item_bias(self) -> torch.Tensor | None:
-        """Each item's score bias b_i (n_items,) with ``item_bias="text"``; None without one (Eq. 7 alone)."""
+        """Each item's score bias b_i (n_items,) with ``item_bias`` text or item; None without one (Eq. 7 alone)."""
+        if self.free_bias is not None:
+            return self.free_bias
         if self.text_bias is None:
             return None
         return self.text_bias(self.item_side.merge_factors(self.item_factors)).squeeze(-1)

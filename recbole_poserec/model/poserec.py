@@ -9,7 +9,8 @@ Effects Recommendation" (arXiv:2209.08353), Method, Eqs. 1-11.
 - item side: learned factor weights, projection, K implicit prototypes (Eqs. 3, 4, 6,
   :mod:`recbole_poserec.model.item_side`);
 - score: y = sum_k omega_ik cos(e_i^(k), e_v^(k)) (Eq. 7, :mod:`recbole_poserec.model.scoring`), plus
-  with ``item_bias: text`` (not the paper) a per-item bias read from the item's factor text;
+  with ``item_bias: text`` (not the paper) a per-item bias read from the item's factor text, with
+  ``item_bias: item`` a free one per item;
 - loss: L = L_triple + L_pro + L_label (Eqs. 8-11, :mod:`recbole_poserec.model.losses`), each weighted,
   with pose-aware transductive hard-negative mining for L_triple (:mod:`recbole_poserec.model.mining`).
 
