@@ -125,6 +125,7 @@ CANDIDATES = (
     Candidate("cosine lr, 2 warm-up epochs", "lr schedule", {"lr_schedule": "cosine", "lr_warmup_epochs": 2}),
     Candidate("text item bias", "item bias", {"item_bias": "text"}),
     Candidate("free item bias", "item bias", {"item_bias": "item"}),
+    Candidate("popularity item bias", "item bias", {"item_bias": "item", "item_bias_init": "popularity"}),
 )
 POSE_CANDIDATES = tuple(c for c in CANDIDATES if c.group == "normalisation")
 

@@ -3,6 +3,7 @@ scale, known negatives, pose augmentation and the text item bias; each checked f
 all of them."""
 
 import math
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from recbole_poserec.inference.new_items import with_item_factors
 from recbole_poserec.model.augmentation import augment_windows, hip_midpoints, shift_frames
 from recbole_poserec.model.losses import label_loss, softmax_label_loss, triplet_loss
 from recbole_poserec.model.mining import donor_windows, negative_candidates, select_negative_scores
-from recbole_poserec.model.poserec import VARIANT_DEFAULTS, PoseRec, read_variant_settings
+from recbole_poserec.model.poserec import VARIANT_DEFAULTS, PoseRec, popularity_prior, read_variant_settings
 from recbole_poserec.property_files import model_properties
 from recbole_poserec.quick_start import run_recbole
 
@@ -52,6 +53,8 @@ class _Settings(dict):
     ("augment_rotation", -5.0, "augment_rotation must be a number of degrees in [0, 180]"),
     ("augment_scale", 1.0, "augment_scale must be a number in [0, 1)"),
     ("augment_time_shift", 1.5, "augment_time_shift must be a non-negative integer"),
+    ("item_bias_init", "prior", "item_bias_init must be one of zero, popularity"),
+    ("item_bias_init", "popularity", "item_bias_init: popularity needs item_bias: item"),
     ("mining", "nearest", "mining must be one of pose_threshold, pose_fraction, random, hard, authors"),
     ("known_negatives", True, "known_negatives: True needs train_nonpositive_as_negatives: True"),
     ("train_nonpositive_as_negatives", True, "train_nonpositive_as_negatives: True needs known_negatives: True"),
@@ -461,3 +464,26 @@ def test_a_checkpoint_keeps_the_free_bias_and_a_new_item_gets_the_catalogues_mea
     only_new = with_item_factors(model.network, 1, new_factors)
     assert only_new.item_bias().shape == (3,) and model.network.free_bias.shape == (model.n_items,)
     assert only_new.item_matrix().shape[0] == 3
+
+
+# ----------------------------------------------------------------------------- the free bias started at popularity
+def test_the_popularity_prior_makes_the_scaled_softmax_the_add_one_training_frequency():
+    items = torch.tensor([1, 1, 1, 2, 3, 3, 5])  # item 4 never occurs; 0 is the padding item
+    prior = popularity_prior(items, 6, score_scale=10.0)
+    counts = torch.tensor([3.0, 1.0, 2.0, 0.0, 1.0])  # items 1..5
+    assert torch.allclose(torch.softmax(10.0 * prior[1:], 0), (counts + 1) / (counts + 1).sum(), atol=1e-6)
+    assert abs(prior[1:].mean().item()) < 1e-6 and prior[0] == prior[4]  # centred; unseen like padding
+    assert torch.allclose(popularity_prior(items, 6, score_scale=1.0), 10.0 * prior, atol=1e-6)
+
+
+def test_the_free_bias_starts_at_the_training_splits_positive_counts(data):
+    _, dataset, _, _ = data
+    model = _model(data, item_bias="item", item_bias_init="popularity", label_loss="softmax", score_scale=10.0)
+    rows = zip(dataset.inter_feat["item_id"].tolist(), dataset.inter_feat["label"].tolist())
+    counts = Counter(item for item, label in rows if label > 0)
+    bias = model.network.free_bias.detach()
+    most, least = max(counts, key=counts.get), min(counts, key=counts.get)
+    assert counts[most] > counts[least] and bias[most] > bias[least]
+    expected = (math.log1p(counts[most]) - math.log1p(counts[least])) / 10.0
+    assert bias[most] - bias[least] == pytest.approx(expected, abs=1e-5)
+    assert torch.equal(_model(data, item_bias="item").network.free_bias, torch.zeros(model.n_items))

@@ -23,6 +23,10 @@ Variants, each one setting of ``properties/model/PoseRec.yaml`` whose default is
 - ``score_scale`` / ``learn_score_scale``: L_label reads Eq. 7 scores times a fixed or learned positive scale
   (an inverse temperature); predict and full_sort_predict return the unscaled Eq. 7, whose ranking a
   positive scale would not change anyway;
+- ``item_bias_init: popularity`` (with ``item_bias: item``): the free item bias starts at the log of each item's
+  training frequency (:func:`popularity_prior`) instead of 0, the prior-probability initialisation of a
+  classifier's output bias (Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017, Sec. 4.1), so training
+  starts from the popularity ranking rather than from none;
 - ``known_negatives: True``: the train split's annotated non-positive rows (``LABEL_FIELD`` 0, kept by the
   dataset setting ``train_nonpositive_as_negatives: True``) are extra negatives of L_label, never positives;
 - ``augment_rotation`` / ``augment_scale`` / ``augment_time_shift``: random augmentation of the training
@@ -56,7 +60,8 @@ PADDING_ITEM = 0  # RecBole's [PAD] item: never annotated, never ranked by evalu
 # The training variants' settings and their defaults (the paper's behaviour).
 VARIANT_DEFAULTS = {"triplet_hinge": True, "label_loss": "bce", "score_scale": 1.0, "learn_score_scale": False,
                     "known_negatives": False, "augment_rotation": 0.0, "augment_scale": 0.0,
-                    "augment_time_shift": 0}
+                    "augment_time_shift": 0, "item_bias_init": "zero"}
+ITEM_BIAS_INITS = ("zero", "popularity")
 
 
 def read_variant_settings(config) -> dict:
@@ -72,6 +77,11 @@ def read_variant_settings(config) -> dict:
     if not (isinstance(scale, (int, float)) and not isinstance(scale, bool) and math.isfinite(scale) and scale > 0):
         raise ValueError(f"score_scale must be a positive number, got {scale!r}")
     check_augmentation(**{key: settings[key] for key in AUGMENTATION_KEYS})
+    if settings["item_bias_init"] not in ITEM_BIAS_INITS:
+        raise ValueError(f"item_bias_init must be one of {', '.join(ITEM_BIAS_INITS)}, "
+                         f"got {settings['item_bias_init']!r}")
+    if settings["item_bias_init"] != "zero" and config["item_bias"] != "item":
+        raise ValueError(f"item_bias_init: {settings['item_bias_init']} needs item_bias: item (a free bias per item)")
     if config["mining"] not in MINING_STRATEGIES:
         raise ValueError(f"mining must be one of {', '.join(MINING_STRATEGIES)}, got {config['mining']!r}")
     kept_nonpositive = config["train_nonpositive_as_negatives"] is True
@@ -82,6 +92,17 @@ def read_variant_settings(config) -> dict:
         raise ValueError("known_negatives: True needs train_nonpositive_as_negatives: True (without it the "
                          "train split holds no label-0 row)")
     return settings
+
+
+def popularity_prior(items: torch.Tensor, n_items: int, score_scale: float) -> torch.Tensor:
+    """The free item bias ``item_bias_init: popularity`` starts at: b_i = (log(n_i + 1) - mean_j log(n_j + 1)) / s,
+    with n_i the positive training rows of item i (``items``), the mean over the catalogue without the padding
+    item and s the (initial) score scale. With every Eq. 7 score at 0 the scaled softmax over items is then the
+    add-one training frequency, so the first ranking is Pop's; the padding item is never ranked."""
+    log_counts = torch.log1p(torch.bincount(items, minlength=n_items).double())
+    real = torch.ones(n_items, dtype=torch.bool)
+    real[PADDING_ITEM] = False
+    return ((log_counts - log_counts[real].mean()) / score_scale).float()
 
 
 class PoseRec(GeneralRecommender):
@@ -121,6 +142,10 @@ class PoseRec(GeneralRecommender):
             raise ValueError(f"known_negatives: True needs the interaction field '{self.LABEL}' (LABEL_FIELD, load_col)")
 
         self.network = PoseRecNetwork.from_hyper_parameters(self._item_factor_tensor(dataset), config)
+        if variants["item_bias_init"] == "popularity":
+            with torch.no_grad():
+                self.network.free_bias.copy_(popularity_prior(self._positive_train_items(dataset), self.n_items,
+                                                              self.fixed_score_scale))
         user_feat = dataset.get_user_feature()
         # (n_windows, T, V, C) and (n_windows,), by internal window id; rebuilt from the dataset, never saved.
         self.register_buffer("window_poses", self._window_pose_table(user_feat), persistent=False)
@@ -137,6 +162,13 @@ class PoseRec(GeneralRecommender):
         if missing:
             raise ValueError(f"item factor fields {missing} are not loaded in dataset '{dataset.dataset_name}'")
         return torch.stack([item_feat[field].float() for field in self.factor_fields], dim=1)
+
+    def _positive_train_items(self, dataset) -> torch.Tensor:
+        """The item of each positive row of ``dataset`` (the train split: label-0 rows, where kept, left out)."""
+        items = dataset.inter_feat[self.ITEM_ID]
+        if self.LABEL in dataset.inter_feat:
+            items = items[dataset.inter_feat[self.LABEL] > 0]
+        return items
 
     def _window_pose_table(self, user_feat) -> torch.Tensor:
         if self.POSE not in user_feat:
