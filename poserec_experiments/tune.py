@@ -123,6 +123,9 @@ CANDIDATES = (
     Candidate("128 windows a batch", "batch", {"train_windows_per_batch": 128}),
     Candidate("lr 3e-4", "learning rate", {"learning_rate": 0.0003}),
     Candidate("cosine lr, 2 warm-up epochs", "lr schedule", {"lr_schedule": "cosine", "lr_warmup_epochs": 2}),
+    # An epoch of 16 batches (half a pass of the step-20 data): validation, early stopping and the budget's epochs
+    # count 16 batches, so a peak inside the first pass can be found and kept.
+    Candidate("16 batches an epoch", "epoch length", {"train_batches_per_epoch": 16}),
     Candidate("text item bias", "item bias", {"item_bias": "text"}),
     Candidate("free item bias", "item bias", {"item_bias": "item"}),
     Candidate("popularity item bias", "item bias", {"item_bias": "item", "item_bias_init": "popularity"}),

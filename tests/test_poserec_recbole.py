@@ -145,6 +145,48 @@ def test_window_batches_hold_whole_windows(prepared):
     assert set(np.unique(seen[per_window > 0])) == {1}  # each window exactly once per epoch
 
 
+def test_an_epoch_of_n_batches_continues_the_pass_the_last_epoch_left(small_dataset_dir, tmp_path):
+    config = small_config(small_dataset_dir, tmp_path, train_batches_per_epoch=3, train_windows_per_batch=8)
+    train_data = data_preparation(config, create_dataset(config))[0]
+    per_window = np.bincount(train_data._dataset.inter_feat["window_id"].numpy())
+    full_pass = -(-int(np.count_nonzero(per_window)) // 8)
+    assert len(train_data) == 3 and full_pass > 3
+    batches = []
+    while len(batches) < 2 * full_pass:
+        epoch = list(train_data)
+        assert len(epoch) == 3
+        batches += epoch
+    for first in (0, full_pass):  # two consecutive passes, each every window exactly once
+        seen = np.zeros_like(per_window)
+        for batch in batches[first:first + full_pass]:
+            windows, counts = np.unique(batch["window_id"].numpy(), return_counts=True)
+            assert np.array_equal(counts, per_window[windows])
+            seen[windows] += 1
+        assert set(np.unique(seen[per_window > 0])) == {1}
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, True])
+def test_a_bad_batches_per_epoch_is_one_line_naming_it(small_dataset_dir, tmp_path, value):
+    with pytest.raises((ValueError, DataError)) as caught:  # a wrong type already fails in the config's layers
+        config = small_config(small_dataset_dir, tmp_path, train_batches_per_epoch=value)
+        data_preparation(config, create_dataset(config))
+    assert "train_batches_per_epoch" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_batches_per_epoch_is_refused_for_recboles_own_training_loaders(small_dataset_dir, tmp_path):
+    config = small_config(small_dataset_dir, tmp_path, model="NeuMF", train_batches_per_epoch=2)
+    with pytest.raises(ValueError, match="train_batches_per_epoch needs train_batching: window"):
+        data_preparation(config, create_dataset(config))
+
+
+def test_the_trainer_validates_every_n_batches(small_dataset_dir, tmp_path):
+    result = run_recbole(model="PoseRec", dataset=small_dataset_dir.name, config_file_list=[DATASET_PROPERTIES],
+                         config_dict={"data_path": str(small_dataset_dir.data_path), "epochs": 3,
+                                      "train_batches_per_epoch": 2, "checkpoint_dir": str(tmp_path),
+                                      "state": "WARNING"})
+    assert result["timing"]["train_batches"] == 6 and result["timing"]["valid_passes"] == 3
+
+
 # ----------------------------------------------------------------------------- model
 def test_each_window_is_encoded_once_per_batch(prepared):
     _, _, train_data, _, _, model = prepared

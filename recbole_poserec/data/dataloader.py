@@ -132,7 +132,12 @@ class WindowBatchTrainDataLoader(TrainDataLoader, ShardedIndexLoader):
     features up itself (PoseRec keeps the pose of every window in one tensor on its device).
 
     Under DDP each rank's batch is its part of the single-process batch of windows
-    (:class:`ShardedIndexLoader`): every training window once per epoch across the ranks.
+    (:class:`ShardedIndexLoader`): every training window once per pass across the ranks.
+
+    ``train_batches_per_epoch`` N (0, the default: an epoch is one pass over the windows) makes each epoch N
+    batches of the current pass, which the next epoch continues (a new shuffled pass starts where one runs
+    out), as Keras' ``steps_per_epoch``: RecBole's trainer then validates, early-stops and checkpoints every N
+    batches (with ``eval_step: 1``) instead of once a pass.
     """
 
     def __init__(self, config, dataset, sampler, shuffle=False):
@@ -146,7 +151,23 @@ class WindowBatchTrainDataLoader(TrainDataLoader, ShardedIndexLoader):
         self._window_counts = counts[self._window_ids]
         self._window_offsets = np.concatenate([[0], np.cumsum(self._window_counts)[:-1]])
         self.sample_size = len(self._window_ids)
+        self.batches_per_epoch = batches_per_epoch(config)
+        self._pass = None  # the pass the next epoch continues (train_batches_per_epoch > 0)
         NegSampleDataLoader.__init__(self, config, dataset, sampler, shuffle=shuffle)
+
+    def __iter__(self):
+        return super().__iter__() if not self.batches_per_epoch else self._epoch_of_passes()
+
+    def _epoch_of_passes(self):
+        for _ in range(self.batches_per_epoch):
+            batch = None if self._pass is None else next(self._pass, None)
+            if batch is None:
+                self._pass = super().__iter__()
+                batch = next(self._pass)
+            yield batch
+
+    def __len__(self) -> int:
+        return self.batches_per_epoch or super().__len__()
 
     def _init_batch_size_and_step(self):
         windows_per_batch = self.config["train_windows_per_batch"] or 64
@@ -174,6 +195,16 @@ class WindowBatchTrainDataLoader(TrainDataLoader, ShardedIndexLoader):
         return inter_feat
 
 
+def batches_per_epoch(config) -> int:
+    """``train_batches_per_epoch`` (unset: 0, a full pass an epoch), checked: ``ValueError`` unless an integer >= 0."""
+    value = config["train_batches_per_epoch"]
+    if value is None:
+        return 0
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        raise ValueError(f"train_batches_per_epoch must be a non-negative integer, got {value!r}")
+    return value
+
+
 def _train_sampler(config, dataset, built_datasets, default_sampler):
     args = config["train_neg_sample_args"]
     if args.get("sampler", "default") != "video":
@@ -191,7 +222,7 @@ def data_preparation(config, dataset):
 
     As ``recbole.data.data_preparation``, except that ``train_neg_sample_args.sampler: video``
     selects :class:`VideoAwareSampler` for training, ``train_batching: window`` selects
-    :class:`WindowBatchTrainDataLoader`, and under DDP every loader splits its batches across the ranks
+    :class:`WindowBatchTrainDataLoader` (and allows ``train_batches_per_epoch``), and under DDP every loader splits its batches across the ranks
     without padding (:func:`sharded`).
     """
     built_datasets = dataset.build()
@@ -206,6 +237,9 @@ def data_preparation(config, dataset):
             raise ValueError("train_batch_features: False supports pairwise models")
         train_loader_class = WindowBatchTrainDataLoader
     else:
+        if batches_per_epoch(config):
+            raise ValueError("train_batches_per_epoch needs train_batching: window (RecBole's own training "
+                             "loaders always make an epoch one pass)")
         train_loader_class = get_dataloader(config, "train")
     valid_loader_class, test_loader_class = get_dataloader(config, "valid"), get_dataloader(config, "test")
     if not config["single_spec"]:
