@@ -9,8 +9,9 @@ frames, and **evaluated on the validation split only** (``eval_protocols: []``: 
 the search). PoseRec trains with the search budget (``budgets/tuning.yaml``: its learning rate unless a candidate sets one,
 at most 40 epochs and early stopping; the log gives each run's epochs, so a run that did not stop early shows) and searches
 :data:`CANDIDATES`; any other model trains with its benchmark budget (``budgets/benchmark.yaml``) and searches
-the pose normalisations only (:data:`POSE_CANDIDATES`): whatever preprocessing of the pose PoseRec is offered,
-every model that reads a pose feature is offered too. The search:
+the pose normalisations (:data:`POSE_CANDIDATES`): whatever preprocessing of the pose PoseRec is offered,
+every model that reads a pose feature is offered too; and a model whose budget validates once, after its last
+epoch, is offered validation every epoch (:data:`EPOCH_VALIDATION`), as PoseRec may choose its checkpoint. The search:
 
 1. *One change at a time*: each entry of :data:`CANDIDATES` alone over the paper's settings (and the paper's
    settings themselves, on ``--base-seeds`` training seeds: their spread is what a reseed moves).
@@ -131,6 +132,10 @@ CANDIDATES = (
     Candidate("popularity item bias", "item bias", {"item_bias": "item", "item_bias_init": "popularity"}),
 )
 POSE_CANDIDATES = tuple(c for c in CANDIDATES if c.group == "normalisation")
+# PoseRec's search may pick its checkpoint inside a pass (16 batches an epoch); a baseline whose benchmark budget
+# validates once, after its last epoch, is offered the choice of its best epoch instead (its RecBole loader makes
+# an epoch one pass).
+EPOCH_VALIDATION = Candidate("validate every epoch", "validation", {"eval_step": 1})
 
 
 def profile_path(model: str) -> Path:
@@ -139,7 +144,12 @@ def profile_path(model: str) -> Path:
 
 
 def candidates_of(model: str) -> tuple[Candidate, ...]:
-    return CANDIDATES if model == "PoseRec" else POSE_CANDIDATES
+    """:data:`CANDIDATES` for PoseRec; else the pose normalisations, and :data:`EPOCH_VALIDATION` for a model
+    whose benchmark budget validates less often than every epoch."""
+    if model == "PoseRec":
+        return CANDIDATES
+    validates_rarely = (read_budget("benchmark").get(model) or {}).get("eval_step", 1) > 1
+    return POSE_CANDIDATES + ((EPOCH_VALIDATION,) if validates_rarely else ())
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -58,9 +58,11 @@ def test_the_search_runs_the_model_as_configured_on_base_seeds_and_a_check_on_se
     assert [s.seed for s in tune.specs_for([("check", tune.BASE, {})], args, "d")] == [2022]
 
 
-def test_baselines_search_the_pose_normalisations_only():
-    names = [name for _, name, _ in tune.stage_one("FM")]
-    assert names == [tune.BASE, "hip_torso", "hip_torso_yaw"]
+def test_baselines_search_the_pose_normalisations_and_a_rarely_validating_one_every_epochs_validation():
+    names = [name for _, name, _ in tune.stage_one("FM")]  # FM's benchmark budget validates after epoch 5 only
+    assert names == [tune.BASE, "hip_torso", "hip_torso_yaw", "validate every epoch"]
+    assert tune.stage_one("FM")[-1][2] == {"eval_step": 1}
+    assert [name for _, name, _ in tune.stage_one("PoseKNN")] == [tune.BASE, "hip_torso", "hip_torso_yaw"]
     assert len(tune.stage_one("PoseRec")) == len(tune.CANDIDATES) + 1
 
 
