@@ -264,7 +264,8 @@ def check_one_budget(results, study: str, store_root: Path) -> None:
     """DataError (one line) unless the stored runs of one table were made under one budget: each stored
     under ``study`` (the budget's own store) and each trained model's runs with the same
     :data:`RUN_BUDGET_KEYS` as run (the worker's ``budget``: a model YAML edited between runs changes them
-    without changing the runs' fingerprints)."""
+    without changing the runs' fingerprints); a key that the model's tuned profile sets (the validation search
+    chose it, ``eval_step`` say) needs to agree within each row only."""
     for result in results:
         stored_under = result["spec"].get("study", study)
         if stored_under != study:
@@ -274,15 +275,25 @@ def check_one_budget(results, study: str, store_root: Path) -> None:
     for model in dict.fromkeys(r["spec"]["model"] for r in results):
         if model in FIXED_BUDGET_MODELS:
             continue
-        seen = {}
-        for result in (r for r in results if r["spec"]["model"] == model):
-            seen.setdefault(tuple((result.get("budget") or {}).get(k) for k in RUN_BUDGET_KEYS), result["key"])
-        if len(seen) > 1:
-            (first, a), (second, b) = list(seen.items())[:2]
-            as_text = lambda budget: ", ".join(f"{k} {v}" for k, v in zip(RUN_BUDGET_KEYS, budget))  # noqa: E731
-            raise DataError(store_root, f"{model}'s stored runs ran under different budgets ({a}: {as_text(first)}; "
-                                        f"{b}: {as_text(second)}): one table never mixes budgets (move the "
-                                        "stale runs away to run them again)")
+        runs = [r for r in results if r["spec"]["model"] == model]
+        tuned = any(r["spec"].get("variant") == f"{model} (tuned)" for r in runs)
+        chosen = set(profile_overrides(profile_path(model))) if tuned else set()
+        for variant in dict.fromkeys(r["spec"].get("variant") for r in runs):
+            _refuse_two_budgets(model, [r for r in runs if r["spec"].get("variant") == variant], RUN_BUDGET_KEYS,
+                                store_root)
+        _refuse_two_budgets(model, runs, [key for key in RUN_BUDGET_KEYS if key not in chosen], store_root)
+
+
+def _refuse_two_budgets(model: str, runs, keys, store_root: Path) -> None:
+    seen = {}
+    for result in runs:
+        seen.setdefault(tuple((result.get("budget") or {}).get(key) for key in keys), result["key"])
+    if len(seen) > 1:
+        (first, a), (second, b) = list(seen.items())[:2]
+        as_text = lambda budget: ", ".join(f"{k} {v}" for k, v in zip(keys, budget))  # noqa: E731
+        raise DataError(store_root, f"{model}'s stored runs ran under different budgets ({a}: {as_text(first)}; "
+                                    f"{b}: {as_text(second)}): one table never mixes budgets (move the "
+                                    "stale runs away to run them again)")
 
 
 def timing_table(timing_rows, levels) -> str:

@@ -101,6 +101,23 @@ def test_benchmark_tuned_row_layers_the_profile_over_the_budget(tmp_path, monkey
     assert "PoseRec-tuned" not in benchmark.default_rows()
 
 
+def test_a_budget_key_a_tuned_profile_sets_does_not_split_the_models_budget(tmp_path, monkeypatch):
+    monkeypatch.setattr(benchmark, "profile_path", lambda model: tmp_path / f"{model}-tuned.yaml")
+    (tmp_path / "AFN-tuned.yaml").write_text(yaml.safe_dump({"eval_step": 1}))
+
+    def run(variant, key, **budget):
+        return {"key": key, "spec": {"model": "AFN", "variant": variant, "study": "benchmark"},
+                "budget": {"epochs": 5, "stopping_step": 5, "eval_step": 5} | budget}
+
+    plain, tuned = run("AFN", "ins-AFN-seed2022"), run("AFN (tuned)", "ins-AFN_tuned-seed2022", eval_step=1)
+    benchmark.check_one_budget([plain, tuned], "benchmark", tmp_path)  # the profile chose eval_step 1
+    stale = run("AFN (tuned)", "ins-AFN_tuned-seed2023", eval_step=1, epochs=200)  # no profile sets epochs
+    with pytest.raises(benchmark.DataError, match="AFN's stored runs ran under different budgets"):
+        benchmark.check_one_budget([plain, tuned, stale], "benchmark", tmp_path)
+    with pytest.raises(benchmark.DataError, match="different budgets"):  # the plain row has no profile
+        benchmark.check_one_budget([plain, run("AFN", "ins-AFN-seed2023", eval_step=1)], "benchmark", tmp_path)
+
+
 def test_benchmark_refuses_a_tuned_row_without_its_profile(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(benchmark, "profile_path", lambda model: tmp_path / f"{model}-tuned.yaml")
     with pytest.raises(SystemExit) as caught:

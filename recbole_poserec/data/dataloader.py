@@ -151,7 +151,7 @@ class WindowBatchTrainDataLoader(TrainDataLoader, ShardedIndexLoader):
         self._window_counts = counts[self._window_ids]
         self._window_offsets = np.concatenate([[0], np.cumsum(self._window_counts)[:-1]])
         self.sample_size = len(self._window_ids)
-        self.batches_per_epoch = batches_per_epoch(config)
+        self.batches_per_epoch = read_batches_per_epoch(config)
         self._pass = None  # the pass the next epoch continues (train_batches_per_epoch > 0)
         NegSampleDataLoader.__init__(self, config, dataset, sampler, shuffle=shuffle)
 
@@ -195,7 +195,7 @@ class WindowBatchTrainDataLoader(TrainDataLoader, ShardedIndexLoader):
         return inter_feat
 
 
-def batches_per_epoch(config) -> int:
+def read_batches_per_epoch(config) -> int:
     """``train_batches_per_epoch`` (unset: 0, a full pass an epoch), checked: ``ValueError`` unless an integer >= 0."""
     value = config["train_batches_per_epoch"]
     if value is None:
@@ -222,8 +222,8 @@ def data_preparation(config, dataset):
 
     As ``recbole.data.data_preparation``, except that ``train_neg_sample_args.sampler: video``
     selects :class:`VideoAwareSampler` for training, ``train_batching: window`` selects
-    :class:`WindowBatchTrainDataLoader` (and allows ``train_batches_per_epoch``), and under DDP every loader splits its batches across the ranks
-    without padding (:func:`sharded`).
+    :class:`WindowBatchTrainDataLoader` (the only loader that allows ``train_batches_per_epoch``), and under
+    DDP every loader splits its batches across the ranks without padding (:func:`sharded`).
     """
     built_datasets = dataset.build()
     train_dataset, valid_dataset, test_dataset = built_datasets
@@ -237,7 +237,7 @@ def data_preparation(config, dataset):
             raise ValueError("train_batch_features: False supports pairwise models")
         train_loader_class = WindowBatchTrainDataLoader
     else:
-        if batches_per_epoch(config):
+        if read_batches_per_epoch(config):
             raise ValueError("train_batches_per_epoch needs train_batching: window (RecBole's own training "
                              "loaders always make an epoch one pass)")
         train_loader_class = get_dataloader(config, "train")
