@@ -321,3 +321,17 @@ def test_readme_section_is_replaced_between_its_markers(tmp_path):
     assert "| PoseRec | 0.1304 | 0.1539 |" in paper and "| Pop | — |" in paper
     assert len(PAPER_TABLE1["ins"]) == len(PAPER_TABLE1["cat"]) == 8
     assert writes_repository_results(RESULTS_DIR) and not writes_repository_results(tmp_path)
+
+
+def test_the_improvements_study_leaves_out_each_search_candidate_the_profile_holds():
+    from poserec_experiments.studies import profile_improvements
+
+    popularity = {"item_bias": "item", "item_bias_init": "popularity", "triplet_weight": 0.0, "dropout": 0.1}
+    assert [c.name for c in profile_improvements(popularity)] == ["no L_triple", "popularity item bias"]
+    assert [c.name for c in profile_improvements({"item_bias": "item"})] == ["free item bias"]
+    assert profile_improvements({}) == []
+    study = STUDIES["improvements"]
+    assert study.base == "paper's settings" and study.variant("paper's settings").config == {}
+    tuned = study.variant("tuned profile").config
+    for variant in study.variants[2:]:  # each "without X" is the profile with X's keys, and only those, removed
+        assert variant.config.items() < tuned.items()
