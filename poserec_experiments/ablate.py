@@ -13,6 +13,7 @@ Studies (variants, the paper's reported direction and the findings judged: :mod:
 ``factors``     leave one of the nine item factors out, and none removed (Fig. 4)
 ``pose2d``      3D poses vs the same poses without z (Table 4)
 ``items``       20, 40, 60, 80, 100 % of the items (Fig. 5)
+``improvements`` the tuned profile with each of its search candidates left out (not in the paper)
 
 Every run is a real RecBole run of PoseRec in its own process (RecBole ``seed`` 2022, 2023, ...), model
 selected on the validation NDCG@10, test metrics reported. One training budget for every variant of every
