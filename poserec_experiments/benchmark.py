@@ -70,8 +70,6 @@ import statistics
 import sys
 from pathlib import Path
 
-import yaml
-
 from dataset_conversion.entrypoint import ArgumentParser, run_main
 from dataset_conversion.errors import DataError
 from poserec_experiments.aggregate import (
@@ -127,7 +125,7 @@ from poserec_experiments.significance import (
     row_label,
     significance_markdown,
 )
-from poserec_experiments.tune import profile_path
+from poserec_experiments.candidates import profile_overrides, profile_path
 
 # --budget -> its study: the name of its budget file (budgets/<study>.yaml) and of its store (runs/<study>/)
 BUDGETS = {"cpu": "benchmark", "converged": "benchmark-converged"}
@@ -192,13 +190,6 @@ def default_rows() -> list[str]:
         if profile_overrides(profile_path(model)):
             rows.append(model + TUNED_SUFFIX)
     return rows
-
-
-def profile_overrides(path: Path) -> dict:
-    """A tuned profile's settings ({} when the file is absent or empty)."""
-    if not path.is_file():
-        return {}
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
 def row_variant(name: str) -> str:

@@ -1,11 +1,17 @@
 """The changes the validation search (:mod:`poserec_experiments.tune`) tries, in one place: the authors' code's
 variants and the improvements beyond the paper (issue 16), each a PoseRec.yaml key (or the plug-in's
 ``pose_normalisation``, which every model reading poses is offered). The ``improvements`` ablation study
-(:mod:`poserec_experiments.studies`) leaves the tuned profile's ones out in turn."""
+(:mod:`poserec_experiments.studies`) leaves the tuned profile's ones out in turn. Also where a model's tuned
+profile (the overrides the search chose) is kept and how it is read."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from recbole_poserec.property_files import PROPERTIES_DIR
 
 
 @dataclass(frozen=True)
@@ -48,3 +54,15 @@ POSE_CANDIDATES = tuple(c for c in CANDIDATES if c.group == "normalisation")
 # validates once, after its last epoch, is offered the choice of its best epoch instead (its RecBole loader makes
 # an epoch one pass).
 EPOCH_VALIDATION = Candidate("validate every epoch", "validation", {"eval_step": 1})
+
+
+def profile_path(model: str) -> Path:
+    """``properties/model/<model>-tuned.yaml``: the overrides the search chose for ``model``."""
+    return Path(PROPERTIES_DIR, "model", f"{model}-tuned.yaml")
+
+
+def profile_overrides(path: Path) -> dict:
+    """A tuned profile's settings ({} when the file is absent or empty)."""
+    if not path.is_file():
+        return {}
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}

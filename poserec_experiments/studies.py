@@ -12,14 +12,10 @@ NDCG@10. A study's ``findings`` are rules of :mod:`poserec_experiments.verdicts`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-
-import yaml
 
 from dataset_conversion.layout import FACTOR_FIELDS, FACTORS
-from poserec_experiments.candidates import CANDIDATES, Candidate
+from poserec_experiments.candidates import CANDIDATES, Candidate, profile_overrides, profile_path
 from poserec_experiments.verdicts import Best, Better, CheaperStep, Falls, Finding, Ranking
-from recbole_poserec.config import PROPERTIES_DIR
 
 DEFAULT_SEEDS = (2022, 2023, 2024)
 
@@ -265,9 +261,6 @@ def _items() -> Study:
     )
 
 
-TUNED_PROFILE = Path(PROPERTIES_DIR, "model", "PoseRec-tuned.yaml")
-
-
 def profile_improvements(profile: dict) -> list[Candidate]:
     """The search's candidates a tuned profile is made of: each whose settings the profile holds, but for one whose
     settings are part of another such candidate's (the free item bias within the popularity-started one)."""
@@ -276,7 +269,7 @@ def profile_improvements(profile: dict) -> list[Candidate]:
 
 
 def _improvements() -> Study:
-    profile = yaml.safe_load(TUNED_PROFILE.read_text(encoding="utf-8")) or {} if TUNED_PROFILE.is_file() else {}
+    profile = profile_overrides(profile_path("PoseRec"))
     left_out = [(c, {k: v for k, v in profile.items() if k not in c.config}) for c in profile_improvements(profile)]
     variants = [Variant("paper's settings", {}), Variant("tuned profile", dict(profile))]
     variants += [Variant(f"without {c.name}", config) for c, config in left_out]

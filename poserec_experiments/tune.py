@@ -70,7 +70,7 @@ from poserec_experiments.arguments import (
     writable_directory,
 )
 from poserec_experiments.budgets import read_budget
-from poserec_experiments.candidates import CANDIDATES, EPOCH_VALIDATION, POSE_CANDIDATES, Candidate
+from poserec_experiments.candidates import CANDIDATES, EPOCH_VALIDATION, POSE_CANDIDATES, Candidate, profile_path
 from poserec_experiments.derived_datasets import dataset_config_files, read_meta
 from poserec_experiments.readme import README, replace_section, writes_repository_results
 from poserec_experiments.report import format_duration, format_number, provenance_lines, write_markdown
@@ -83,7 +83,6 @@ from poserec_experiments.runner import (
     portable_path,
     run_all,
 )
-from recbole_poserec.config import PROPERTIES_DIR
 
 STUDY = "tune"
 LEVEL = "ins"
@@ -96,11 +95,6 @@ BUDGET = read_budget("tuning")
 BASE_SEEDS = 3  # PoseRec's default --base-seeds
 
 
-
-
-def profile_path(model: str) -> Path:
-    """``properties/model/<model>-tuned.yaml``: the overrides the search chose for ``model``."""
-    return Path(PROPERTIES_DIR, "model", f"{model}-tuned.yaml")
 
 
 def candidates_of(model: str) -> tuple[Candidate, ...]:
