@@ -1,4 +1,4 @@
-"""Choose PoseRec's tuned profile on the validation split: a documented two-stage search.
+"""Choose PoseRec's tuned profile on the validation split: a documented, staged search.
 
 ``python -m poserec_experiments.tune [--model PoseRec] [--jobs N] [--seeds N] [--base-seeds 3] [--window-step 20]
 [--data-path dataset/] [--out results/tuning/] [--profile FILE] [--check] [--dry-run] [--report-only]``
@@ -23,8 +23,12 @@ epoch, is offered validation every epoch (:data:`EPOCH_VALIDATION`), as PoseRec 
    winner left out in turn (when there are more than two), and the winners with each other group's best
    added in turn (a change that does not help alone may help with the others: a normalised pose, say, with
    another loss).
+3. *Refinement* (stages 3 to :data:`LAST_STAGE`): the same two moves around the best run so far (each of its
+   changes left out, each other group's stage-1 best added), skipping combinations already run in any order,
+   repeated until the best run's neighbours have all been run. Stage 2 starts from the winners; the best
+   combination may be a neighbour of it (a change that helped alone may not help once another one is in).
 
-The profile chosen is the run with the best validation NDCG@10 over both stages (mean over ``--seeds``
+The profile chosen is the run with the best validation NDCG@10 over all stages (mean over ``--seeds``
 training seeds). Outputs under ``--out``: ``<model>-search.csv`` / ``.md`` (every run sorted by validation
 NDCG@10; the search log) and ``runs/tune-<model>/`` (the stored runs, resumable); the chosen overrides are
 written to ``--profile`` (default ``properties/model/<model>-tuned.yaml``), which the benchmark's
@@ -93,6 +97,7 @@ CSV_HEADER = ["stage", "variant", "overrides", "seeds", "valid_ndcg@10", "valid_
               "epochs", "chosen"]
 BUDGET = read_budget("tuning")
 BASE_SEEDS = 3  # PoseRec's default --base-seeds
+LAST_STAGE = 6  # stages 3 to 6: at most four rounds of refinement after stage 2, a bound on the search's compute
 
 
 
@@ -220,6 +225,37 @@ def stage_two(scores, model: str) -> list[tuple[str, str, dict]]:
             for combo in combos]
 
 
+def combination_of(variant: str, model: str) -> list[Candidate]:
+    """The candidates a search variant's name joins with `` + `` ([] for the model as configured)."""
+    by_name = {c.name: c for c in candidates_of(model)}
+    return [] if variant == BASE else [by_name[name] for name in variant.split(" + ")]
+
+
+def refinement(scores, model: str, variants: list[tuple[str, str, dict]], stage: str) -> list[tuple[str, str, dict]]:
+    """One round of the local search after stage 2: stage 2's two moves around the best run so far (each of its
+    changes left out, each other group's stage-1 best added), without a combination already run (in any order).
+    Empty when the best run is the model as configured or all its neighbours have been run."""
+    ranked = sorted((name for _, name, _ in variants if name in scores), key=lambda name: -scores[name][0])
+    if not ranked or ranked[0] == BASE:
+        return []
+    best = combination_of(ranked[0], model)
+    candidates = candidates_of(model)
+    group_bests = []
+    for group in dict.fromkeys(c.group for c in candidates):
+        members = [c for c in candidates if c.group == group and c.name in scores]
+        if members and group not in {c.group for c in best}:
+            group_bests.append(max(members, key=lambda c: scores[c.name][0]))
+    neighbours = [[c for c in best if c is not left] for left in best] + [best + [added] for added in group_bests]
+    tried = {frozenset(c.name for c in combination_of(name, model)) for _, name, _ in variants}
+    fresh = []
+    for combo in neighbours:
+        members = frozenset(c.name for c in combo)
+        if members not in tried:
+            tried.add(members)
+            fresh.append((stage, " + ".join(c.name for c in combo), {k: v for c in combo for k, v in c.config.items()}))
+    return fresh
+
+
 def winner_threshold_text(scores) -> str:
     if BASE not in scores:
         return "n/a"
@@ -279,7 +315,8 @@ def write_outputs(args, specs, summary, variants, data_path: Path, dataset: str,
                "the best change of every group that beat the model as configured in stage 1 by more than its "
                f"standard deviation over seeds (the winners: above {winner_threshold_text(scores)}), leaves "
                "each out in turn when there are more than two, and adds each other group's best to the winners "
-               "in turn.")
+               f"in turn; stages 3 to {LAST_STAGE} make the same two moves around the best run so far, until its "
+               "neighbours have all been run.")
     text = [
         title,
         "",
@@ -385,18 +422,24 @@ def main(argv=None) -> int:
         resolver.ensure_base(LEVEL)
         summary = run_all(specs, store, args.work_dir, timeout=args.timeout, keep_checkpoints=False,
                           progress=not args.no_progress, jobs=args.jobs, device=args.device)
-    second = [] if args.check else stage_two(validation_scores(specs, summary), args.model)
-    more = specs_for(second, args, dataset)
-    if more and not args.report_only:
-        check_store(more, store)
-        extra = run_all(more, store, args.work_dir, timeout=args.timeout, keep_checkpoints=False,
-                        progress=not args.no_progress, jobs=args.jobs, device=args.device)
-    else:
-        extra = collect(more, store)
-    summary.results.update(extra.results)
-    summary.failed.update(extra.failed)
-    summary.busy.update(extra.busy)
-    outputs = write_outputs(args, specs + more, summary, first + second, data_path, dataset, command)
+    variants, searched = first, specs
+    later = [] if args.check else stage_two(validation_scores(specs, summary), args.model)
+    stage = 2
+    while later:  # stage 2, then rounds of refinement around the best run so far (stage 3 to LAST_STAGE)
+        more = specs_for(later, args, dataset)
+        if args.report_only:
+            extra = collect(more, store)
+        else:
+            check_store(more, store)
+            extra = run_all(more, store, args.work_dir, timeout=args.timeout, keep_checkpoints=False,
+                            progress=not args.no_progress, jobs=args.jobs, device=args.device)
+        summary.results.update(extra.results)
+        summary.failed.update(extra.failed)
+        summary.busy.update(extra.busy)
+        variants, searched, stage = variants + later, searched + more, stage + 1
+        scores = validation_scores(searched, summary)
+        later = refinement(scores, args.model, variants, str(stage)) if stage <= LAST_STAGE else []
+    outputs = write_outputs(args, searched, summary, variants, data_path, dataset, command)
     print_footer(summary, outputs)
     return exit_status(summary)
 

@@ -49,6 +49,29 @@ def test_a_change_within_the_bases_spread_over_seeds_is_no_winner():
     assert [name for _, name, _ in tune.stage_two(scores, "PoseRec")][0] == "hip_torso + softmax s10 + augment"
 
 
+def test_refinement_moves_around_the_best_run_so_far_and_skips_combinations_already_run():
+    scores = _scores(as_configured=0.10, hip_torso=0.20, softmax__s10=0.15, augment=0.12, authors__mining=0.05)
+    variants = [("1", name, {}) for name in scores] + [("2", "hip_torso + softmax s10", {})]
+    scores["hip_torso + softmax s10"] = (0.25, 0.0, 0.25, 1)
+    third = tune.refinement(scores, "PoseRec", variants, "3")
+    # leaving one out gives stage-1 runs (already run); each other group's stage-1 best is added
+    assert [name for _, name, _ in third] == ["hip_torso + softmax s10 + authors mining",
+                                              "hip_torso + softmax s10 + augment"]  # in group order
+    assert third[1][2] == {"pose_normalisation": "hip_torso", "label_loss": "softmax", "score_scale": 10.0,
+                           "augment_rotation": 15.0, "augment_scale": 0.1, "augment_time_shift": 1}
+    assert all(stage == "3" for stage, _, _ in third)
+    # a best run of three: each left out is new unless run before in another order
+    variants += third + [("3", "softmax s10 + hip_torso + augment", {})]
+    scores["hip_torso + softmax s10 + augment"] = (0.30, 0.0, 0.30, 1)
+    fourth = [name for _, name, _ in tune.refinement(scores, "PoseRec", variants, "4")]
+    assert fourth == ["softmax s10 + augment", "hip_torso + augment", "hip_torso + softmax s10 + augment + authors mining"]
+    # nothing new around the best run, or the model as configured best: the search stops
+    variants += [("4", name, {}) for name in fourth]
+    assert tune.refinement(scores, "PoseRec", variants, "5") == []
+    assert tune.refinement(_scores(as_configured=0.3, hip_torso=0.2), "PoseRec", [("1", tune.BASE, {}),
+                                                                                 ("1", "hip_torso", {})], "3") == []
+
+
 def test_the_search_runs_the_model_as_configured_on_base_seeds_and_a_check_on_seeds():
     args = argparse.Namespace(model="PoseRec", epochs=None, stopping_step=None, eval_step=None, overrides=[],
                               seeds=1, base_seeds=3, first_seed=2022, data_path="dataset/", window_step=20)
