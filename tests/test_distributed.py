@@ -123,6 +123,24 @@ def test_two_processes_give_the_metrics_of_one_within_tolerance(runs):
     assert two["timing"]["train_batches"] == one["timing"]["train_batches"]  # same steps, half the windows each
 
 
+def test_epochs_of_n_batches_keep_two_processes_in_lockstep(small_dataset_dir, tmp_path):
+    # Each rank continues its own pass from epoch to epoch; the passes here are shorter than the run, so each
+    # rank starts new ones inside epochs. A rank with a step more or less than the other would leave DDP's
+    # all-reduce waiting, or the counts below different.
+    overrides = {"epochs": 3, "train_batches_per_epoch": 2, "train_windows_per_batch": 256}
+    config = Config(model="PoseRec", dataset=small_dataset_dir.name, config_file_list=[DATASET_PROPERTIES],
+                    config_dict=settings(small_dataset_dir, tmp_path / "one", **overrides))
+    train_data = data_preparation(config, create_dataset(config))[0]
+    steps_a_pass = len(global_batch_bounds(train_data.sample_size, 256, 2)) - 1
+    assert 1 < steps_a_pass < 6 and 6 % steps_a_pass  # the run's 6 steps span passes, one of them partly
+    two = run(model="PoseRec", dataset=small_dataset_dir.name, config_file_list=[DATASET_PROPERTIES],
+              config_dict=settings(small_dataset_dir, tmp_path / "two", **overrides), command_line=[],
+              launch=Launch(nproc=2, port=free_port()))
+    assert two["config"]["world_size"] == 2
+    assert two["timing"]["train_batches"] == 6 and two["timing"]["valid_passes"] == 3
+    assert all(np.isfinite(value) for value in two["test_result"].values())
+
+
 def test_the_two_process_checkpoint_loads_and_recommends(runs, small_dataset_dir, tmp_path):
     _, two = runs
     checkpoint = load_checkpoint(two["checkpoint"])
