@@ -27,9 +27,11 @@ epoch, is offered validation every epoch (:data:`EPOCH_VALIDATION`), as PoseRec 
    changes left out, each other group's stage-1 best added), skipping combinations already run in any order,
    repeated until the best run's neighbours have all been run. Stage 2 starts from the winners; the best
    combination may be a neighbour of it (a change that helped alone may not help once another one is in).
+4. *Confirmation*: the :data:`FINALISTS` best runs of all stages are re-run on the ``--base-seeds`` training
+   seeds (one seed moves a run by about as much as the finalists differ), and the profile chosen is the
+   finalist with the best mean validation NDCG@10.
 
-The profile chosen is the run with the best validation NDCG@10 over all stages (mean over ``--seeds``
-training seeds). Outputs under ``--out``: ``<model>-search.csv`` / ``.md`` (every run sorted by validation
+Outputs under ``--out``: ``<model>-search.csv`` / ``.md`` (every run sorted by validation
 NDCG@10; the search log) and ``runs/tune-<model>/`` (the stored runs, resumable); the chosen overrides are
 written to ``--profile`` (default ``properties/model/<model>-tuned.yaml``), which the benchmark's
 ``<model>-tuned`` row layers over the model's YAML. Test figures of a chosen profile are computed once, by the
@@ -97,6 +99,7 @@ CSV_HEADER = ["stage", "variant", "overrides", "seeds", "valid_ndcg@10", "valid_
               "epochs", "chosen"]
 BUDGET = read_budget("tuning")
 BASE_SEEDS = 3  # PoseRec's default --base-seeds
+FINALISTS = 3  # the search's best runs re-run on --base-seeds seeds before one is chosen
 LAST_STAGE = 6  # stages 3 to 6: at most four rounds of refinement after stage 2, a bound on the search's compute
 
 
@@ -151,13 +154,14 @@ def seeds_of(variant: str, args) -> int:
     return max(args.seeds, getattr(args, "base_seeds", None) or 0) if searched_base else args.seeds
 
 
-def specs_for(variants: list[tuple[str, str, dict]], args, dataset: str) -> list[RunSpec]:
-    """One spec per (variant, seed); ``variants`` are ``(stage, name, overrides)``."""
+def specs_for(variants: list[tuple[str, str, dict]], args, dataset: str, seeds: int | None = None) -> list[RunSpec]:
+    """One spec per (variant, seed); ``variants`` are ``(stage, name, overrides)``; ``seeds`` (default
+    :func:`seeds_of`) training seeds each."""
     base = training_config(args)
     defaults = model_defaults() if args.model == "PoseRec" else {}
     specs = []
     for stage, name, overrides in variants:
-        for seed in seed_list(seeds_of(name, args), args.first_seed):
+        for seed in seed_list(seeds or seeds_of(name, args), args.first_seed):
             spec = RunSpec(study=study_name(args, dataset), level=LEVEL, variant=name, model=args.model,
                            dataset=dataset, seed=seed,
                            data_path=str(args.data_path), config=base | overrides,
@@ -256,6 +260,21 @@ def refinement(scores, model: str, variants: list[tuple[str, str, dict]], stage:
     return fresh
 
 
+def finalists(scores, variants: list[tuple[str, str, dict]]) -> list[tuple[str, str, dict]]:
+    """The :data:`FINALISTS` variants with the best validation NDCG@10 (the model as configured among them when it
+    is one of the best: then the profile may stay empty)."""
+    ranked = sorted((v for v in variants if v[1] in scores), key=lambda v: -scores[v[1]][0])
+    return ranked[:FINALISTS]
+
+
+def choose(scores, variants: list[tuple[str, str, dict]], confirmed) -> tuple[str, str, dict] | None:
+    """The variant with the best mean validation NDCG@10 among the ``confirmed`` finalists (among all, without
+    finalists); None when no variant has a score."""
+    ranked = sorted((v for v in variants if v[1] in scores), key=lambda v: -scores[v[1]][0])
+    eligible = [v for v in ranked if v[1] in confirmed] or ranked
+    return eligible[0] if eligible else None
+
+
 def winner_threshold_text(scores) -> str:
     if BASE not in scores:
         return "n/a"
@@ -276,12 +295,15 @@ def write_profile(path: Path, model: str, name: str, overrides: dict, score: flo
     return path
 
 
-def write_outputs(args, specs, summary, variants, data_path: Path, dataset: str, command: str) -> list[Path]:
+def write_outputs(args, specs, summary, variants, data_path: Path, dataset: str, command: str,
+                  confirmed: list[str] = ()) -> list[Path]:
+    """The search log (or the check's) and, for a search, the profile: the best of the ``confirmed`` finalists
+    (by their mean over the base seeds), or the best run when there are none."""
     scores = validation_scores(specs, summary)
     budget = training_config(args)
     epochs = epochs_trained(specs, summary, budget)
     ranked = sorted((v for v in variants if v[1] in scores), key=lambda v: -scores[v[1]][0])
-    chosen = ranked[0] if ranked and not args.check else None
+    chosen = None if args.check else choose(scores, variants, confirmed)
     rows = [{"stage": stage, "variant": name, "overrides": yaml.safe_dump(cfg, default_flow_style=True,
                                                                            width=math.inf).strip(),
              "seeds": scores[name][3], "valid_ndcg@10": scores[name][0], "valid_ndcg@10_std": scores[name][1],
@@ -316,7 +338,8 @@ def write_outputs(args, specs, summary, variants, data_path: Path, dataset: str,
                f"standard deviation over seeds (the winners: above {winner_threshold_text(scores)}), leaves "
                "each out in turn when there are more than two, and adds each other group's best to the winners "
                f"in turn; stages 3 to {LAST_STAGE} make the same two moves around the best run so far, until its "
-               "neighbours have all been run.")
+               f"neighbours have all been run. The {FINALISTS} best runs are then re-run on the model as "
+               "configured's seeds, and the finalist with the best mean is chosen.")
     text = [
         title,
         "",
@@ -336,6 +359,8 @@ def write_outputs(args, specs, summary, variants, data_path: Path, dataset: str,
         *table,
         "",
     ]
+    if confirmed:
+        text += [f"Finalists, re-run on {base_count} seeds: " + "; ".join(confirmed) + ".", ""]
     if chosen is not None:
         text.append(f"Chosen: **{chosen[1]}**, written to `{portable_path(Path(args.profile).resolve())}`.")
         outputs.append(write_profile(Path(args.profile), args.model, chosen[1], chosen[2], scores[chosen[1]][0],
@@ -422,11 +447,9 @@ def main(argv=None) -> int:
         resolver.ensure_base(LEVEL)
         summary = run_all(specs, store, args.work_dir, timeout=args.timeout, keep_checkpoints=False,
                           progress=not args.no_progress, jobs=args.jobs, device=args.device)
-    variants, searched = first, specs
-    later = [] if args.check else stage_two(validation_scores(specs, summary), args.model)
-    stage = 2
-    while later:  # stage 2, then rounds of refinement around the best run so far (stage 3 to LAST_STAGE)
-        more = specs_for(later, args, dataset)
+
+    def run_more(more: list[RunSpec]) -> None:
+        """Run ``more`` (``--report-only``: read their stored results) and add their results to ``summary``."""
         if args.report_only:
             extra = collect(more, store)
         else:
@@ -436,10 +459,24 @@ def main(argv=None) -> int:
         summary.results.update(extra.results)
         summary.failed.update(extra.failed)
         summary.busy.update(extra.busy)
+
+    variants, searched = first, specs
+    later = [] if args.check else stage_two(validation_scores(specs, summary), args.model)
+    stage = 2
+    while later:  # stage 2, then rounds of refinement around the best run so far (stage 3 to LAST_STAGE)
+        more = specs_for(later, args, dataset)
+        run_more(more)
         variants, searched, stage = variants + later, searched + more, stage + 1
         scores = validation_scores(searched, summary)
         later = refinement(scores, args.model, variants, str(stage)) if stage <= LAST_STAGE else []
-    outputs = write_outputs(args, searched, summary, variants, data_path, dataset, command)
+    confirmed = [] if args.check else finalists(validation_scores(searched, summary), variants)
+    if confirmed:  # the finalists on the base seeds (their first seed's runs are the ones already stored)
+        keys = {spec.key for spec in searched}
+        more = [s for s in specs_for(confirmed, args, dataset, seeds_of(BASE, args)) if s.key not in keys]
+        run_more(more)
+        searched = searched + more
+    outputs = write_outputs(args, searched, summary, variants, data_path, dataset, command,
+                            [name for _, name, _ in confirmed])
     print_footer(summary, outputs)
     return exit_status(summary)
 

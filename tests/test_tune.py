@@ -72,6 +72,23 @@ def test_refinement_moves_around_the_best_run_so_far_and_skips_combinations_alre
                                                                                  ("1", "hip_torso", {})], "3") == []
 
 
+def test_the_profile_is_the_finalist_with_the_best_mean_over_the_base_seeds():
+    scores = _scores(as_configured=0.10, hip_torso=0.20, softmax__s10=0.19, augment=0.18, authors__mining=0.17)
+    variants = [("1", name, {}) for name in scores]
+    assert [name for _, name, _ in tune.finalists(scores, variants)] == ["hip_torso", "softmax s10", "augment"]
+    # the model as configured is a finalist when it is among the best (a baseline no change helps)
+    assert tune.finalists(scores | {tune.BASE: (0.3, 0.0, 0.3, 1)}, variants)[0][1] == tune.BASE
+    scores["hip_torso"] = (0.15, 0.04, 0.15, 3)  # after the confirmation: its first seed was its best
+    scores["softmax s10"] = (0.18, 0.01, 0.18, 3)
+    scores["augment"] = (0.17, 0.01, 0.17, 3)
+    assert tune.choose(scores, variants, ["hip_torso", "softmax s10", "augment"])[1] == "softmax s10"
+    # a one-seed run outside the finalists is not chosen, though its one figure beats the finalists' means
+    scores["authors mining"] = (0.185, 0.0, 0.185, 1)
+    assert tune.choose(scores, variants, ["hip_torso", "softmax s10", "augment"])[1] == "softmax s10"
+    assert tune.choose(scores, variants, [])[1] == "authors mining"  # no finalists: the best run
+    assert tune.choose({}, variants, []) is None
+
+
 def test_the_search_runs_the_model_as_configured_on_base_seeds_and_a_check_on_seeds():
     args = argparse.Namespace(model="PoseRec", epochs=None, stopping_step=None, eval_step=None, overrides=[],
                               seeds=1, base_seeds=3, first_seed=2022, data_path="dataset/", window_step=20)
