@@ -99,6 +99,7 @@ CSV_HEADER = ["stage", "variant", "overrides", "seeds", "valid_ndcg@10", "valid_
               "epochs", "chosen"]
 BUDGET = read_budget("tuning")
 BASE_SEEDS = 3  # PoseRec's default --base-seeds
+PROFILE_BUDGET_KEYS = ("learning_rate",)  # search-budget settings a profile keeps (profile_settings)
 FINALISTS = 3  # the search's best runs re-run on --base-seeds seeds before one is chosen
 LAST_STAGE = 6  # stages 3 to 6: at most four rounds of refinement after stage 2, a bound on the search's compute
 
@@ -267,6 +268,13 @@ def finalists(scores, variants: list[tuple[str, str, dict]]) -> list[tuple[str, 
     return ranked[:FINALISTS]
 
 
+def profile_settings(budget: dict, overrides: dict) -> dict:
+    """What a profile holds: the chosen run's overrides, and the search budget's learning rate where they set
+    none. The learning rate is a setting of the run chosen (PoseRec.yaml's is the paper's 1e-4), so the profile
+    trains what was chosen wherever it is layered; epochs and early stopping stay the budget's."""
+    return {key: budget[key] for key in PROFILE_BUDGET_KEYS if key in budget} | overrides
+
+
 def choose(scores, variants: list[tuple[str, str, dict]], confirmed) -> tuple[str, str, dict] | None:
     """The variant with the best mean validation NDCG@10 among the ``confirmed`` finalists (among all, without
     finalists); None when no variant has a score."""
@@ -363,8 +371,8 @@ def write_outputs(args, specs, summary, variants, data_path: Path, dataset: str,
         text += [f"Finalists, re-run on {base_count} seeds: " + "; ".join(confirmed) + ".", ""]
     if chosen is not None:
         text.append(f"Chosen: **{chosen[1]}**, written to `{portable_path(Path(args.profile).resolve())}`.")
-        outputs.append(write_profile(Path(args.profile), args.model, chosen[1], chosen[2], scores[chosen[1]][0],
-                                     command))
+        outputs.append(write_profile(Path(args.profile), args.model, chosen[1], profile_settings(budget, chosen[2]),
+                                     scores[chosen[1]][0], command))
     if summary.not_done:
         text += ["", "**Runs not done** (failed or running elsewhere; left out above): " + ", ".join(summary.not_done)]
     outputs.append(write_markdown(out / f"{stem}.md", "\n".join(text) + "\n"))

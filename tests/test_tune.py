@@ -89,6 +89,13 @@ def test_the_profile_is_the_finalist_with_the_best_mean_over_the_base_seeds():
     assert tune.choose({}, variants, []) is None
 
 
+def test_a_profile_keeps_the_search_budgets_learning_rate_unless_the_run_chose_one():
+    budget = {"epochs": 40, "stopping_step": 5, "learning_rate": 0.001, "eval_step": 1}
+    assert tune.profile_settings(budget, {"label_loss": "softmax"}) == {"learning_rate": 0.001, "label_loss": "softmax"}
+    assert tune.profile_settings(budget, {"learning_rate": 0.0003}) == {"learning_rate": 0.0003}
+    assert tune.profile_settings({"epochs": 5}, {"pose_normalisation": "hip_torso"}) == {"pose_normalisation": "hip_torso"}
+
+
 def test_the_search_runs_the_model_as_configured_on_base_seeds_and_a_check_on_seeds():
     args = argparse.Namespace(model="PoseRec", epochs=None, stopping_step=None, eval_step=None, overrides=[],
                               seeds=1, base_seeds=3, first_seed=2022, data_path="dataset/", window_step=20)
