@@ -287,9 +287,9 @@ def _improvements() -> Study:
         base="paper's settings",
         levels=("ins", "cat"),
         plot_metrics=("recall@10", "ndcg@10"),
-        notes=("A variant without a change falls back to PoseRec.yaml's setting, or to the budget's learning rate "
-               "(1e-3) without `lr 3e-4`; the test figures are this study's, not a choice: the profile was chosen "
-               "on validation before.",),
+        notes=("A variant without a change falls back to PoseRec.yaml's setting (a learning rate the profile holds "
+               "stays in every variant unless it is the change left out); the test figures are this study's, not a "
+               "choice: the profile was chosen on validation before.",),
     )
 
 

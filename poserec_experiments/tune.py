@@ -346,8 +346,10 @@ def write_outputs(args, specs, summary, variants, data_path: Path, dataset: str,
                f"standard deviation over seeds (the winners: above {winner_threshold_text(scores)}), leaves "
                "each out in turn when there are more than two, and adds each other group's best to the winners "
                f"in turn; stages 3 to {LAST_STAGE} make the same two moves around the best run so far, until its "
-               f"neighbours have all been run. The {FINALISTS} best runs are then re-run on the model as "
-               "configured's seeds, and the finalist with the best mean is chosen.")
+               "neighbours have all been run.")
+        if base_count > args.seeds:
+            how += (f" The {FINALISTS} best runs are then re-run on the model as configured's {base_count} seeds, "
+                    "and the finalist with the best mean is chosen.")
     text = [
         title,
         "",
@@ -477,7 +479,8 @@ def main(argv=None) -> int:
         variants, searched, stage = variants + later, searched + more, stage + 1
         scores = validation_scores(searched, summary)
         later = refinement(scores, args.model, variants, str(stage)) if stage <= LAST_STAGE else []
-    confirmed = [] if args.check else finalists(validation_scores(searched, summary), variants)
+    confirming = not args.check and seeds_of(BASE, args) > args.seeds
+    confirmed = finalists(validation_scores(searched, summary), variants) if confirming else []
     if confirmed:  # the finalists on the base seeds (their first seed's runs are the ones already stored)
         keys = {spec.key for spec in searched}
         more = [s for s in specs_for(confirmed, args, dataset, seeds_of(BASE, args)) if s.key not in keys]
