@@ -126,8 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--window-step", type=positive_int, default=BUDGET["window_step"],
                         help=f"a window every N frames (default {BUDGET['window_step']}, budgets/tuning.yaml)")
     parser.add_argument("--base-seeds", type=int_at_least(1, MAX_SEEDS), default=None,
-                        help="seeds of the model as configured in the search's stage 1 when more than --seeds; a "
-                             f"winner must beat its mean by more than its standard deviation (default {BASE_SEEDS} for "
+                        help="seeds of the model as configured in the search's stage 1 and of the finalists when "
+                             "more than --seeds; a winner must beat the model as configured's mean by more than its "
+                             f"standard deviation, the profile is the finalist with the best mean (default {BASE_SEEDS} for "
                              "PoseRec; 1 for a baseline, whose one group of candidates has no stage 2)")
     parser.add_argument("--check", action="store_true",
                         help="no search: the model as configured and with the profile --profile on the data given")
