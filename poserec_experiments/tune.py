@@ -209,26 +209,42 @@ def winner_threshold(scores) -> float:
     return mean + (std if seeds > 1 and math.isfinite(std) else 0.0)
 
 
+def group_bests(scores, model: str) -> list[Candidate]:
+    """Per group of candidates (in their order), the one with the best validation NDCG@10 among those run."""
+    candidates = candidates_of(model)
+    bests = []
+    for group in dict.fromkeys(c.group for c in candidates):
+        members = [c for c in candidates if c.group == group and c.name in scores]
+        if members:
+            bests.append(max(members, key=lambda c: scores[c.name][0]))
+    return bests
+
+
+def as_variant(stage: str, combo: list[Candidate]) -> tuple[str, str, dict]:
+    """``(stage, name, overrides)`` of a combination of candidates: the names joined with `` + ``."""
+    return stage, " + ".join(c.name for c in combo), {k: v for c in combo for k, v in c.config.items()}
+
+
+def ranked_variants(scores, variants: list[tuple[str, str, dict]]) -> list[tuple[str, str, dict]]:
+    """The variants that have a score, best validation NDCG@10 first (ties in their order)."""
+    return sorted((v for v in variants if v[1] in scores), key=lambda v: -scores[v[1]][0])
+
+
 def stage_two(scores, model: str) -> list[tuple[str, str, dict]]:
     """All winners together and, with several, each left out in turn (see the module docstring)."""
     if BASE not in scores:
         return []
-    winners, runners_up = [], []
     threshold = winner_threshold(scores)
-    candidates = candidates_of(model)
-    for group in dict.fromkeys(c.group for c in candidates):
-        members = [c for c in candidates if c.group == group and c.name in scores]
-        best = max(members, key=lambda c: scores[c.name][0], default=None)
-        if best is not None:
-            (winners if scores[best.name][0] > threshold else runners_up).append(best)
+    bests = group_bests(scores, model)
+    winners = [c for c in bests if scores[c.name][0] > threshold]
+    runners_up = [c for c in bests if scores[c.name][0] <= threshold]
     if not winners:
         return []
     combos = [winners] if len(winners) > 1 else []
     if len(winners) > 2:
         combos += [[w for w in winners if w is not left] for left in winners]
     combos += [winners + [best] for best in runners_up]
-    return [("2", " + ".join(c.name for c in combo), {k: v for c in combo for k, v in c.config.items()})
-            for combo in combos]
+    return [as_variant("2", combo) for combo in combos]
 
 
 def combination_of(variant: str, model: str) -> list[Candidate]:
@@ -241,32 +257,27 @@ def refinement(scores, model: str, variants: list[tuple[str, str, dict]], stage:
     """One round of the local search after stage 2: stage 2's two moves around the best run so far (each of its
     changes left out, each other group's stage-1 best added), without a combination already run (in any order).
     Empty when the best run is the model as configured or all its neighbours have been run."""
-    ranked = sorted((name for _, name, _ in variants if name in scores), key=lambda name: -scores[name][0])
-    if not ranked or ranked[0] == BASE:
+    ranked = ranked_variants(scores, variants)
+    if not ranked or ranked[0][1] == BASE:
         return []
-    best = combination_of(ranked[0], model)
-    candidates = candidates_of(model)
-    group_bests = []
-    for group in dict.fromkeys(c.group for c in candidates):
-        members = [c for c in candidates if c.group == group and c.name in scores]
-        if members and group not in {c.group for c in best}:
-            group_bests.append(max(members, key=lambda c: scores[c.name][0]))
-    neighbours = [[c for c in best if c is not left] for left in best] + [best + [added] for added in group_bests]
+    best = combination_of(ranked[0][1], model)
+    held_groups = {c.group for c in best}
+    added = [c for c in group_bests(scores, model) if c.group not in held_groups]
+    neighbours = [[c for c in best if c is not left] for left in best] + [best + [c] for c in added]
     tried = {frozenset(c.name for c in combination_of(name, model)) for _, name, _ in variants}
     fresh = []
     for combo in neighbours:
         members = frozenset(c.name for c in combo)
         if members not in tried:
             tried.add(members)
-            fresh.append((stage, " + ".join(c.name for c in combo), {k: v for c in combo for k, v in c.config.items()}))
+            fresh.append(as_variant(stage, combo))
     return fresh
 
 
 def finalists(scores, variants: list[tuple[str, str, dict]]) -> list[tuple[str, str, dict]]:
     """The :data:`FINALISTS` variants with the best validation NDCG@10 (the model as configured among them when it
     is one of the best: then the profile may stay empty)."""
-    ranked = sorted((v for v in variants if v[1] in scores), key=lambda v: -scores[v[1]][0])
-    return ranked[:FINALISTS]
+    return ranked_variants(scores, variants)[:FINALISTS]
 
 
 def profile_settings(budget: dict, overrides: dict) -> dict:
@@ -279,7 +290,7 @@ def profile_settings(budget: dict, overrides: dict) -> dict:
 def choose(scores, variants: list[tuple[str, str, dict]], confirmed) -> tuple[str, str, dict] | None:
     """The variant with the best mean validation NDCG@10 among the ``confirmed`` finalists (among all, without
     finalists); None when no variant has a score."""
-    ranked = sorted((v for v in variants if v[1] in scores), key=lambda v: -scores[v[1]][0])
+    ranked = ranked_variants(scores, variants)
     eligible = [v for v in ranked if v[1] in confirmed] or ranked
     return eligible[0] if eligible else None
 
@@ -311,7 +322,7 @@ def write_outputs(args, specs, summary, variants, data_path: Path, dataset: str,
     scores = validation_scores(specs, summary)
     budget = training_config(args)
     epochs = epochs_trained(specs, summary, budget)
-    ranked = sorted((v for v in variants if v[1] in scores), key=lambda v: -scores[v[1]][0])
+    ranked = ranked_variants(scores, variants)
     chosen = None if args.check else choose(scores, variants, confirmed)
     rows = [{"stage": stage, "variant": name, "overrides": yaml.safe_dump(cfg, default_flow_style=True,
                                                                            width=math.inf).strip(),

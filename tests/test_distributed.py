@@ -131,7 +131,7 @@ def test_epochs_of_n_batches_keep_two_processes_in_lockstep(small_dataset_dir, t
     config = Config(model="PoseRec", dataset=small_dataset_dir.name, config_file_list=[DATASET_PROPERTIES],
                     config_dict=settings(small_dataset_dir, tmp_path / "one", **overrides))
     train_data = data_preparation(config, create_dataset(config))[0]
-    steps_a_pass = len(global_batch_bounds(train_data.sample_size, 256, 2)) - 1
+    steps_a_pass = len(global_batch_bounds(train_data.sample_size, overrides["train_windows_per_batch"], 2)) - 1
     assert 1 < steps_a_pass < 6 and 6 % steps_a_pass  # the run's 6 steps span passes, one of them partly
     two = run(model="PoseRec", dataset=small_dataset_dir.name, config_file_list=[DATASET_PROPERTIES],
               config_dict=settings(small_dataset_dir, tmp_path / "two", **overrides), command_line=[],
